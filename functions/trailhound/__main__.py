@@ -1,0 +1,3 @@
+from trailhound.cli import main
+
+raise SystemExit(main())
