@@ -1,0 +1,83 @@
+"""What a rule file says: the trailhound keys beside the Sigma rule, and the loaded rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Severity(StrEnum):
+    """Sigma's `level`, which trailhound uses as the alert's severity."""
+
+    INFORMATIONAL = "informational"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)
+
+
+class RuleTest(BaseModel):
+    """One inline test case: an event and whether the rule must fire on it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="What the case shows, e.g. 'root login fires'.")
+    expect: bool = Field(description="true: the rule must fire on the event; false: it must not.")
+    event: dict[str, Any] | str = Field(
+        description="A CloudTrail record, or a path to a JSON event file under events/."
+    )
+
+
+class AlertSpec(BaseModel):
+    """How the alert for this rule is worded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(
+        default=None,
+        description="Title template; {field.path} placeholders take values from the event, "
+        "e.g. 'Root console login from {sourceIPAddress}'.",
+    )
+
+
+class TrailhoundKeys(BaseModel):
+    """The keys trailhound adds to a Sigma rule; a typo here is an error, not a silent no-op."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=True, description="false ships the rule switched off.")
+    runbook: str | None = Field(default=None, description="What the responder should do (markdown).")
+    alert: AlertSpec = Field(default_factory=AlertSpec)
+    tests: list[RuleTest] = Field(default_factory=list, description="Inline test cases.")
+
+
+TRAILHOUND_KEYS = frozenset(TrailhoundKeys.model_fields)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A rule file that loaded: its Sigma metadata and trailhound keys, ready to compile."""
+
+    rule_id: str
+    path: Path
+    title: str
+    severity: Severity
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    falsepositives: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    sigma_id: str | None = None
+    runbook: str | None = None
+    title_template: str | None = None
+    enabled: bool = True
+    tests: tuple[RuleTest, ...] = ()
+    # The pySigma rule object; typed loosely so modules that only read metadata need not import it.
+    sigma: Any = field(default=None, repr=False, compare=False)
