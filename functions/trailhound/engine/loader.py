@@ -1,0 +1,361 @@
+"""Rule files → validated, compiled rules; every problem becomes an error naming file and line.
+
+A rule file is a Sigma rule (parsed by pySigma) plus the trailhound keys (validated by pydantic).
+Loading never stops at a broken file: each file either loads or yields errors, so one bad rule
+cannot blind the others.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sigma.exceptions import SigmaError, SigmaRuleLocation
+from sigma.modifiers import (
+    SigmaExpandModifier,
+    SigmaUTF16BEModifier,
+    SigmaUTF16Modifier,
+    SigmaWideModifier,
+    modifier_mapping,
+)
+from sigma.rule import SigmaRule
+
+from trailhound.engine.compiler import CompiledCondition, CompileError, compile_conditions
+from trailhound.engine.rule import TRAILHOUND_KEYS, Rule, Severity, TrailhoundKeys
+from trailhound.engine.yamlsource import YamlDocument, YamlSourceError, read_yaml
+
+RULE_SUFFIXES = (".yml", ".yaml")
+
+# The Sigma specification's top-level keys for detection rules; anything else is most likely a
+# typo of one of these or of a trailhound key, and a typo must not be silently ignored.
+SIGMA_KEYS = frozenset(
+    {
+        "title",
+        "id",
+        "related",
+        "name",
+        "taxonomy",
+        "status",
+        "description",
+        "license",
+        "author",
+        "references",
+        "date",
+        "modified",
+        "logsource",
+        "detection",
+        "fields",
+        "falsepositives",
+        "level",
+        "tags",
+        "scope",
+    }
+)
+KNOWN_KEYS = SIGMA_KEYS | TRAILHOUND_KEYS
+
+# Encoding modifiers that turn a value into UTF-16 bytes: meaningful for Windows logs, never for
+# CloudTrail's JSON, so a rule using them could never fire.
+_MEANINGLESS_MODIFIERS = {
+    SigmaWideModifier: "wide",
+    SigmaUTF16Modifier: "utf16",
+    SigmaUTF16BEModifier: "utf16be",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RuleError:
+    """A problem in a rule file, printed as `path:line: message` like a compiler's."""
+
+    path: Path
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line or 1}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A rule ready to match: its metadata and its compiled condition."""
+
+    rule: Rule
+    condition: CompiledCondition
+
+    @property
+    def rule_id(self) -> str:
+        return self.rule.rule_id
+
+
+@dataclass
+class LoadResult:
+    """What loading a set of rule files gave: rules that work, and errors for those that do not."""
+
+    rules: list[CompiledRule] = field(default_factory=list)
+    disabled: list[CompiledRule] = field(default_factory=list)
+    errors: list[RuleError] = field(default_factory=list)
+    files: int = 0
+
+
+class RuleFileError(Exception):
+    """A rule file that cannot be loaded; carries every error found in it."""
+
+    def __init__(self, errors: list[RuleError]) -> None:
+        super().__init__("; ".join(str(error) for error in errors))
+        self.errors = errors
+
+
+def find_rule_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Rule files under `paths` (files as given, directories recursively, hidden ones skipped)."""
+    for path in paths:
+        if path.is_dir():
+            for candidate in sorted(path.rglob("*")):
+                relative = candidate.relative_to(path)
+                if any(part.startswith(".") for part in relative.parts):
+                    continue
+                if candidate.is_file() and candidate.suffix in RULE_SUFFIXES:
+                    yield candidate
+        else:
+            yield path
+
+
+def load_rules(paths: Iterable[Path]) -> LoadResult:
+    """Load and compile every rule file under `paths`; duplicate ids are errors."""
+    result = LoadResult()
+    first_seen: dict[str, Path] = {}
+    for path in find_rule_files(paths):
+        result.files += 1
+        try:
+            compiled = load_rule_file(path)
+        except RuleFileError as error:
+            result.errors.extend(error.errors)
+            continue
+        rule_id = compiled.rule_id
+        if rule_id in first_seen:
+            result.errors.append(
+                RuleError(path, 1, f"duplicate rule id {rule_id!r}: also {first_seen[rule_id]}")
+            )
+            continue
+        first_seen[rule_id] = path
+        (result.rules if compiled.rule.enabled else result.disabled).append(compiled)
+    return result
+
+
+def load_rule_file(path: Path) -> CompiledRule:
+    """Parse, validate and compile one rule file, or raise RuleFileError listing what is wrong."""
+    try:
+        document = read_yaml(path)
+    except YamlSourceError as error:
+        raise RuleFileError([RuleError(path, error.line, error.message)]) from error
+    return load_rule_document(path, document)
+
+
+def load_rule_document(path: Path, document: YamlDocument) -> CompiledRule:
+    data = document.data
+    errors: list[RuleError] = []
+
+    def report(message: str, *key_path: str | int) -> None:
+        errors.append(RuleError(path, document.line_of(*key_path) or 1, message))
+
+    for key in data:
+        if key in ("correlation", "filter", "rules", "action"):
+            report(_unsupported_document(key), key)
+        elif key not in KNOWN_KEYS:
+            hint = difflib.get_close_matches(str(key), sorted(KNOWN_KEYS), n=1)
+            suffix = f"; did you mean {hint[0]!r}?" if hint else ""
+            report(f"unknown top-level key {key!r}{suffix}", key)
+    if errors:
+        raise RuleFileError(errors)
+
+    keys = _validate_trailhound_keys(data, report)
+    sigma_data = {key: value for key, value in data.items() if key in SIGMA_KEYS}
+    _check_logsource(sigma_data.get("logsource"), report)
+    _check_detection_items(sigma_data.get("detection"), report)
+    if "level" not in sigma_data:
+        report("missing 'level': it is the alert's severity (informational ... critical)")
+    if errors:
+        raise RuleFileError(errors)
+
+    sigma_rule = SigmaRule.from_dict(
+        sigma_data, collect_errors=True, source=SigmaRuleLocation(path)
+    )
+    for sigma_error in sigma_rule.errors:
+        report(_sigma_message(sigma_error), *_sigma_error_key(sigma_error))
+    if errors or keys is None:
+        raise RuleFileError(errors)
+
+    try:
+        condition = compile_conditions(
+            parsed.parsed for parsed in sigma_rule.detection.parsed_condition
+        )
+    except CompileError as error:
+        report(error.message, *_detection_key_of_field(data.get("detection"), error.field))
+        raise RuleFileError(errors) from error
+    except SigmaError as error:
+        report(_sigma_message(error), "detection", "condition")
+        raise RuleFileError(errors) from error
+
+    rule = Rule(
+        rule_id=path.stem,
+        path=path,
+        title=str(sigma_rule.title or path.stem),
+        severity=Severity(sigma_rule.level.name.lower() if sigma_rule.level else "medium"),
+        description=str(sigma_rule.description or "").strip(),
+        tags=tuple(str(tag) for tag in sigma_rule.tags),
+        falsepositives=tuple(str(item) for item in sigma_rule.falsepositives or ()),
+        references=tuple(str(item) for item in sigma_rule.references or ()),
+        sigma_id=str(sigma_rule.id) if sigma_rule.id else None,
+        runbook=keys.runbook,
+        title_template=keys.alert.title,
+        enabled=keys.enabled,
+        tests=tuple(keys.tests),
+        sigma=sigma_rule,
+    )
+    return CompiledRule(rule=rule, condition=condition)
+
+
+def _validate_trailhound_keys(data: dict[str, Any], report: Any) -> TrailhoundKeys | None:
+    try:
+        return TrailhoundKeys.model_validate(
+            {key: value for key, value in data.items() if key in TRAILHOUND_KEYS}
+        )
+    except ValidationError as error:
+        for problem in error.errors():
+            location = tuple(problem["loc"])
+            dotted = ".".join(str(part) for part in location)
+            report(f"{dotted}: {problem['msg']}", *location)
+        return None
+
+
+def _check_logsource(logsource: Any, report: Any) -> None:
+    if not isinstance(logsource, dict):
+        report("missing 'logsource': expected {product: aws, service: cloudtrail}", "logsource")
+        return
+    product = str(logsource.get("product", "")).lower()
+    service = str(logsource.get("service", "")).lower()
+    if (product, service) != ("aws", "cloudtrail"):
+        report(
+            f"logsource is product={product or '?'} service={service or '?'}: trailhound only "
+            "matches AWS CloudTrail (product: aws, service: cloudtrail); rule not loaded",
+            "logsource",
+        )
+
+
+def _check_detection_items(detection: Any, report: Any) -> None:
+    """Reject what pySigma accepts but trailhound cannot honour, pointing at the exact key."""
+    if not isinstance(detection, dict):
+        return
+    for identifier, definition in detection.items():
+        if identifier == "condition":
+            continue
+        for key_path, key in _detection_keys(definition, (identifier,)):
+            if key is None:
+                report(
+                    f"detection '{identifier}': keyword searches (values without a field) are "
+                    "not supported on CloudTrail JSON; name the field, e.g. "
+                    "'userAgent|contains: value'",
+                    "detection",
+                    *key_path,
+                )
+                continue
+            field_name, *modifier_names = str(key).split("|")
+            for name in modifier_names:
+                modifier = modifier_mapping.get(name)
+                if modifier is None:
+                    hint = difflib.get_close_matches(name, sorted(modifier_mapping), n=1)
+                    suffix = f"; did you mean {hint[0]!r}?" if hint else ""
+                    report(f"unknown modifier {name!r} in {key!r}{suffix}", "detection", *key_path)
+                elif modifier in _MEANINGLESS_MODIFIERS:
+                    report(
+                        f"modifier {name!r} in {key!r} encodes values as UTF-16, which never "
+                        "occurs in CloudTrail JSON: remove it",
+                        "detection",
+                        *key_path,
+                    )
+                elif modifier is SigmaExpandModifier:
+                    report(
+                        f"modifier 'expand' in {key!r}: placeholders are not supported; "
+                        "write the values into the rule or use a filter",
+                        "detection",
+                        *key_path,
+                    )
+            if not field_name and modifier_names:
+                report(
+                    f"{key!r} has modifiers but no field name: keyword searches are not supported",
+                    "detection",
+                    *key_path,
+                )
+
+
+def _detection_keys(
+    definition: Any, key_path: tuple[str | int, ...]
+) -> Iterator[tuple[tuple[str | int, ...], str | None]]:
+    """Every field key of a detection definition (None for a keyword value) with its key path."""
+    if isinstance(definition, dict):
+        for key in definition:
+            yield (*key_path, key), str(key)
+    elif isinstance(definition, list):
+        for index, item in enumerate(definition):
+            if isinstance(item, dict | list):
+                yield from _detection_keys(item, (*key_path, index))
+            else:
+                yield (*key_path, index), None
+    else:
+        yield key_path, None
+
+
+def _detection_key_of_field(detection: Any, field_name: str | None) -> tuple[str | int, ...]:
+    if not isinstance(detection, dict) or field_name is None:
+        return ("detection",)
+    for identifier, definition in detection.items():
+        if identifier == "condition":
+            continue
+        for key_path, key in _detection_keys(definition, (identifier,)):
+            if key is not None and key.split("|")[0] == field_name:
+                return ("detection", *key_path)
+    return ("detection",)
+
+
+def _unsupported_document(key: str) -> str:
+    kinds = {
+        "correlation": "Sigma correlation rules are not supported yet",
+        "filter": "this is a Sigma filter, not a rule; filters are not supported yet",
+        "rules": "this looks like a Sigma correlation or filter; not supported yet",
+        "action": "Sigma rule collections (action: global/reset/repeat) are not supported; "
+        "write one complete rule per file",
+    }
+    return kinds[key]
+
+
+_SIGMA_ERROR_KEYS = {
+    "SigmaLogsourceError": ("logsource",),
+    "SigmaConditionError": ("detection", "condition"),
+    "SigmaDetectionError": ("detection",),
+    "SigmaModifierError": ("detection",),
+    "SigmaTypeError": ("detection",),
+    "SigmaValueError": ("detection",),
+    "SigmaRegularExpressionError": ("detection",),
+    "SigmaIdentifierError": ("id",),
+    "SigmaFalsePositivesError": ("falsepositives",),
+    "SigmaReferencesError": ("references",),
+    "SigmaTagError": ("tags",),
+}
+
+
+def _sigma_error_key(error: SigmaError) -> tuple[str, ...]:
+    name = type(error).__name__
+    if name in _SIGMA_ERROR_KEYS:
+        return _SIGMA_ERROR_KEYS[name]
+    # SigmaLevelError → level, SigmaDateError → date, SigmaModifiedError → modified, ...
+    if name.startswith("Sigma") and name.endswith("Error"):
+        return (name[len("Sigma") : -len("Error")].lower(),)
+    return ()
+
+
+def _sigma_message(error: SigmaError) -> str:
+    # pySigma appends " in <path>" to its messages; the path is already at the start of ours.
+    message = str(error.args[0]) if error.args else str(error)
+    return message.rstrip(".")

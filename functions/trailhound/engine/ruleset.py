@@ -1,0 +1,83 @@
+"""The rule index: each event meets only the rules that could match it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from trailhound.engine.loader import CompiledRule
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFailure:
+    """A rule whose predicate raised on an event: reported, and the other rules still ran."""
+
+    rule_id: str
+    error: str
+
+
+@dataclass(slots=True)
+class MatchResult:
+    matched: list[CompiledRule] = field(default_factory=list)
+    failures: list[RuleFailure] = field(default_factory=list)
+
+
+class RuleSet:
+    """Compiled rules indexed by the eventName/eventSource values their conditions require.
+
+    A rule that requires `eventName` to be one of a few values is filed under each of them; one
+    that only pins `eventSource` is filed under that; the rest are candidates for every event. So
+    an event costs one dictionary lookup plus the few rules written for its API call, however many
+    rules are loaded.
+    """
+
+    def __init__(self, rules: Iterable[CompiledRule]) -> None:
+        self.rules: tuple[CompiledRule, ...] = tuple(rules)
+        by_name: dict[str, list[CompiledRule]] = {}
+        by_source: dict[str, list[CompiledRule]] = {}
+        always: list[CompiledRule] = []
+        for rule in self.rules:
+            requirement = rule.condition.requirement
+            if requirement is None:
+                always.append(rule)
+                continue
+            index = by_name if requirement.field == "eventName" else by_source
+            for value in requirement.values:
+                index.setdefault(value, []).append(rule)
+        self._by_name = {key: tuple(value) for key, value in by_name.items()}
+        self._by_source = {key: tuple(value) for key, value in by_source.items()}
+        self._always = tuple(always)
+
+    @property
+    def unindexed(self) -> Sequence[CompiledRule]:
+        """Rules tested against every event (their conditions pin neither field)."""
+        return self._always
+
+    def candidates(self, record: Record) -> Sequence[CompiledRule]:
+        """The rules that could match `record`, in load order within each group."""
+        name = record.get("eventName")
+        source = record.get("eventSource")
+        if type(name) is not str or type(source) is not str:
+            # Not indexable (a list, a number, missing): test every rule rather than guess.
+            return self.rules
+        by_name = self._by_name.get(name.lower(), ())
+        by_source = self._by_source.get(source.lower(), ())
+        if not by_source:
+            return by_name + self._always if by_name else self._always
+        return by_name + by_source + self._always
+
+    def match(self, record: Record) -> MatchResult:
+        """Every rule that matches `record`; a rule that fails is reported, never fatal."""
+        result = MatchResult()
+        for rule in self.candidates(record):
+            try:
+                if rule.condition.predicate(record):
+                    result.matched.append(rule)
+            except Exception as error:  # one rule must never blind the others
+                result.failures.append(
+                    RuleFailure(rule.rule_id, f"{type(error).__name__}: {error}")
+                )
+        return result

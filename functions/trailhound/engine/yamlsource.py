@@ -1,0 +1,133 @@
+"""Read one rule file as YAML while remembering the line of every key, for errors that point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# A rule file is a page of YAML; anything far larger is a mistake or an attack on the loader.
+MAX_RULE_FILE_BYTES = 256 * 1024
+MAX_YAML_DEPTH = 32
+
+KeyPath = tuple[str | int, ...]
+
+try:  # the C loader is several times faster; both give the same marks
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
+except AttributeError:  # pragma: no cover - libyaml missing
+    _Loader = yaml.SafeLoader
+
+
+class YamlSourceError(ValueError):
+    """The file is not a single, well-formed YAML mapping; `line` points at the problem."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+@dataclass
+class YamlDocument:
+    """A parsed rule file: its data and the 1-based line of each key path."""
+
+    data: dict[str, Any]
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+
+    def line_of(self, *path: str | int) -> int | None:
+        """The line of the deepest known key along `path`."""
+        for end in range(len(path), 0, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
+        return None
+
+
+def read_yaml(path: Path) -> YamlDocument:
+    """Parse `path`, rejecting what a rule file never needs: aliases, several documents, bulk."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise YamlSourceError(f"cannot read file: {error.strerror or error}") from error
+    if len(raw) > MAX_RULE_FILE_BYTES:
+        raise YamlSourceError(
+            f"file is {len(raw):,} bytes; a rule file may hold at most {MAX_RULE_FILE_BYTES:,}"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise YamlSourceError("file is not valid UTF-8", line) from error
+    return parse_yaml(text)
+
+
+def parse_yaml(text: str) -> YamlDocument:
+    """Parse YAML text into data plus a key-path → line map."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise YamlSourceError("file is empty: expected a Sigma rule", 1)
+        lines: dict[KeyPath, int] = {}
+        _check_and_map(node, (), lines, 0, set())
+        data = loader.construct_document(node)
+    except yaml.composer.ComposerError as error:
+        raise YamlSourceError(_yaml_message(error), _mark_line(error)) from error
+    except yaml.MarkedYAMLError as error:
+        raise YamlSourceError(_yaml_message(error), _mark_line(error)) from error
+    except yaml.YAMLError as error:
+        raise YamlSourceError(f"invalid YAML: {error}") from error
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise YamlSourceError("a rule file must be a YAML mapping (key: value)", 1)
+    return YamlDocument(data=data, lines=lines)
+
+
+def _check_and_map(
+    node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], depth: int, visited: set[int]
+) -> None:
+    if depth > MAX_YAML_DEPTH:
+        raise YamlSourceError(
+            f"nesting deeper than {MAX_YAML_DEPTH} levels", node.start_mark.line + 1
+        )
+    # The composer hands out the anchored node again for each alias: meeting a node twice means
+    # an alias, which rule files never need and which alias bombs are made of.
+    if id(node) in visited:
+        raise YamlSourceError(
+            "YAML anchors and aliases are not allowed in rule files", node.start_mark.line + 1
+        )
+    visited.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise YamlSourceError("YAML merge keys (<<) are not allowed in rule files", line)
+            if key in seen:
+                raise YamlSourceError(f"duplicate key {key!r}", line)
+            seen.add(key)
+            lines[(*path, key)] = line
+            _check_and_map(value_node, (*path, key), lines, depth + 1, visited)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*path, index)] = item.start_mark.line + 1
+            _check_and_map(item, (*path, index), lines, depth + 1, visited)
+
+
+def _mark_line(error: yaml.MarkedYAMLError) -> int | None:
+    mark = error.problem_mark or error.context_mark
+    return mark.line + 1 if mark is not None else None
+
+
+def _yaml_message(error: yaml.MarkedYAMLError) -> str:
+    problem = error.problem or "invalid YAML"
+    if "expected a single document" in problem or "but found another document" in problem:
+        return "one rule per file: found more than one YAML document"
+    if "found undefined alias" in problem or "alias" in problem:
+        return "YAML anchors and aliases are not allowed in rule files"
+    context = f" {error.context}" if error.context else ""
+    return f"invalid YAML:{context} {problem}".strip()
