@@ -213,6 +213,7 @@ def load_rule_document(path: Path, document: YamlDocument) -> CompiledRule:
         enabled=keys.enabled,
         tests=tuple(keys.tests),
         sigma=sigma_rule,
+        document=document,
     )
     return CompiledRule(rule=rule, condition=condition)
 

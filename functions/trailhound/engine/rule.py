@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from trailhound.engine.yamlsource import YamlDocument
+
 
 class Severity(StrEnum):
     """Sigma's `level`, which trailhound uses as the alert's severity."""
@@ -54,7 +56,9 @@ class TrailhoundKeys(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = Field(default=True, description="false ships the rule switched off.")
-    runbook: str | None = Field(default=None, description="What the responder should do (markdown).")
+    runbook: str | None = Field(
+        default=None, description="What the responder should do (markdown)."
+    )
     alert: AlertSpec = Field(default_factory=AlertSpec)
     tests: list[RuleTest] = Field(default_factory=list, description="Inline test cases.")
 
@@ -81,3 +85,5 @@ class Rule:
     tests: tuple[RuleTest, ...] = ()
     # The pySigma rule object; typed loosely so modules that only read metadata need not import it.
     sigma: Any = field(default=None, repr=False, compare=False)
+    # The parsed file with the line of every key, for checks that point at a line after loading.
+    document: YamlDocument | None = field(default=None, repr=False, compare=False)

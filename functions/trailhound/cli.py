@@ -1,0 +1,168 @@
+"""The `trailhound` command: lint and test rule files, replay CloudTrail events, print the schema."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from trailhound import __version__
+
+if TYPE_CHECKING:
+    from trailhound.detection import DetectionSummary
+    from trailhound.sources import SourceItem
+
+DEFAULT_RULES = Path("rules")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except BrokenPipeError:  # `trailhound replay ... | head` is normal use
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trailhound",
+        description="Real-time alerting on AWS CloudTrail with Sigma rules.",
+    )
+    parser.add_argument("--version", action="version", version=f"trailhound {__version__}")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    lint = commands.add_parser(
+        "lint", help="check rule files: YAML, Sigma, trailhound keys, API names, regexes"
+    )
+    lint.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders")
+    lint.set_defaults(run=_lint)
+
+    test = commands.add_parser("test", help="run the inline tests of rule files")
+    test.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders")
+    test.add_argument("-v", "--verbose", action="store_true", help="list passing tests too")
+    test.set_defaults(run=_test)
+
+    replay = commands.add_parser(
+        "replay",
+        help="run CloudTrail events through the rules and print the alerts",
+        description="Inputs: CloudTrail log files (.json, .json.gz), JSON Lines, single events, "
+        "CloudWatch Logs subscription payloads, folders (recursively) and - for stdin.",
+    )
+    replay.add_argument("inputs", nargs="+", metavar="INPUT")
+    replay.add_argument(
+        "--rules",
+        type=Path,
+        action="append",
+        metavar="DIR",
+        help="rule file or folder (repeatable; default: rules/)",
+    )
+    replay.add_argument("--format", choices=("text", "json"), default="text")
+    replay.set_defaults(run=_replay)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of rule files")
+    schema.set_defaults(run=_schema)
+    return parser
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from trailhound.engine.lint import lint
+
+    report = lint(args.paths or [DEFAULT_RULES])
+    for error in report.errors:
+        print(error)
+    print(
+        f"{report.files} files, {report.rules} rules loaded, {len(report.errors)} errors",
+        file=sys.stderr,
+    )
+    return 1 if report.errors else 0
+
+
+def _test(args: argparse.Namespace) -> int:
+    from trailhound.engine.loader import load_rules
+    from trailhound.engine.ruletests import run_rule_tests
+
+    loaded = load_rules(args.paths or [DEFAULT_RULES])
+    failed = 0
+    for error in loaded.errors:
+        print(f"FAIL {error}")
+        failed += 1
+    passed = 0
+    rules = [*loaded.rules, *loaded.disabled]
+    for outcome in run_rule_tests(rules):
+        if outcome.passed:
+            passed += 1
+            if args.verbose:
+                print(outcome)
+        else:
+            failed += 1
+            print(f"{outcome}  [{outcome.path}]")
+    untested = [compiled.rule_id for compiled in rules if not compiled.rule.tests]
+    if untested:
+        print(f"rules without tests: {', '.join(untested)}", file=sys.stderr)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from trailhound.detection import DetectionSummary, detect
+    from trailhound.engine.loader import load_rules
+    from trailhound.engine.ruleset import RuleSet
+    from trailhound.render import render_text
+    from trailhound.sources import read_inputs
+
+    loaded = load_rules(args.rules or [DEFAULT_RULES])
+    for error in loaded.errors:
+        print(f"rule not loaded: {error}", file=sys.stderr)
+    ruleset = RuleSet(loaded.rules)
+    summary = DetectionSummary()
+    items = _with_progress(read_inputs(args.inputs, stdin=sys.stdin.buffer), sys.stderr)
+    out = sys.stdout
+    for alert in detect(items, ruleset, summary):
+        if args.format == "json":
+            out.write(alert.to_json() + "\n")
+        else:
+            out.write(render_text(alert) + "\n\n" + "-" * 60 + "\n\n")
+    out.flush()
+    _print_summary(summary, len(ruleset.rules), sys.stderr)
+    return 1 if summary.bad_inputs or loaded.errors or summary.rule_failures else 0
+
+
+def _with_progress(items: Iterable[SourceItem], stream: TextIO) -> Iterator[SourceItem]:
+    if not stream.isatty():
+        yield from items
+        return
+    from tqdm import tqdm
+
+    with tqdm(items, unit=" events", file=stream, leave=False) as bar:
+        yield from bar
+
+
+def _print_summary(summary: DetectionSummary, rules: int, stream: TextIO) -> None:
+    for bad in summary.bad_inputs:
+        print(f"skipped {bad.location}: {bad.message}", file=stream)
+    for failure in summary.rule_failures:
+        print(
+            f"rule {failure.failure.rule_id} failed on {failure.location}: {failure.failure.error}",
+            file=stream,
+        )
+    print(
+        f"{summary.events} events read, {len(summary.bad_inputs)} could not be parsed, "
+        f"{rules} rules, {summary.alerts} alerts",
+        file=stream,
+    )
+    for rule_id, count in sorted(summary.alerts_by_rule.items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"  {count:6d}  {rule_id}", file=stream)
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from trailhound.engine.schema import rule_file_schema
+
+    print(json.dumps(rule_file_schema(), indent=2))
+    return 0

@@ -1,0 +1,122 @@
+"""`trailhound lint`: everything that can be wrong with rule files, found before deploy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trailhound.engine.catalogue import ApiCatalogue, load_catalogue
+from trailhound.engine.loader import CompiledRule, RuleError, load_rules
+from trailhound.engine.ruletests import TestEventError, load_test_event
+from trailhound.engine.yamlsource import YamlDocument
+
+KeyPath = tuple[str | int, ...]
+
+# Modifiers that keep a value an exact name (wildcards allowed): only those values are checked.
+_NAME_MODIFIERS = frozenset({"", "cased"})
+
+
+@dataclass
+class LintReport:
+    files: int = 0
+    rules: int = 0
+    errors: list[RuleError] = field(default_factory=list)
+
+
+def lint(paths: Iterable[Path], catalogue: ApiCatalogue | None = None) -> LintReport:
+    """Load every rule file under `paths` and check what loading alone cannot."""
+    loaded = load_rules(paths)
+    report = LintReport(files=loaded.files, errors=list(loaded.errors))
+    api = catalogue or load_catalogue()
+    for compiled in [*loaded.rules, *loaded.disabled]:
+        report.rules += 1
+        report.errors.extend(_check_api_names(compiled, api))
+        report.errors.extend(_check_test_events(compiled))
+    report.errors.sort(key=lambda error: (str(error.path), error.line or 0))
+    return report
+
+
+def _check_api_names(compiled: CompiledRule, api: ApiCatalogue) -> Iterator[RuleError]:
+    """eventName/eventSource values must exist in AWS's API catalogue: a typo never fires."""
+    document = compiled.rule.document
+    if document is None:
+        return
+    detection = document.data.get("detection")
+    if not isinstance(detection, dict):
+        return
+    for identifier, definition in detection.items():
+        if identifier == "condition":
+            continue
+        for key_path, mapping in _mappings(definition, ("detection", identifier)):
+            sources = _values_for(mapping, "eventSource")
+            for key, values in _name_fields(mapping):
+                line = document.line_of(*key_path, key)
+                for value in values:
+                    if key.startswith("eventSource"):
+                        if not api.knows_source(value):
+                            yield _unknown(compiled, line, "eventSource", value, api.suggest_source)
+                        continue
+                    if any(api.knows_name(value, source) for source in sources or [None]):
+                        continue
+                    source = sources[0] if len(sources) == 1 else None
+                    yield _unknown(
+                        compiled,
+                        line,
+                        "eventName",
+                        value,
+                        lambda name, source=source: api.suggest_name(name, source),
+                    )
+
+
+def _unknown(
+    compiled: CompiledRule,
+    line: int | None,
+    field_name: str,
+    value: str,
+    suggest: Callable[[str], str | None],
+) -> RuleError:
+    hint = suggest(value)
+    suffix = f"; did you mean {hint!r}?" if hint and hint != value else ""
+    return RuleError(
+        compiled.rule.path,
+        line,
+        f"{field_name} {value!r} is not an AWS API call or CloudTrail event known to botocore"
+        f"{suffix}",
+    )
+
+
+def _check_test_events(compiled: CompiledRule) -> Iterator[RuleError]:
+    rule = compiled.rule
+    document: YamlDocument | None = rule.document
+    for index, test in enumerate(rule.tests):
+        if isinstance(test.event, str):
+            try:
+                load_test_event(rule.path, test)
+            except TestEventError as error:
+                line = document.line_of("tests", index, "event") if document else None
+                yield RuleError(rule.path, line, f"tests[{index}]: {error}")
+
+
+def _mappings(definition: Any, key_path: KeyPath) -> Iterator[tuple[KeyPath, dict[str, Any]]]:
+    if isinstance(definition, dict):
+        yield key_path, definition
+    elif isinstance(definition, list):
+        for index, item in enumerate(definition):
+            yield from _mappings(item, (*key_path, index))
+
+
+def _name_fields(mapping: dict[str, Any]) -> Iterator[tuple[str, list[str]]]:
+    for key, value in mapping.items():
+        field_name, _, modifiers = str(key).partition("|")
+        if field_name in ("eventName", "eventSource") and modifiers in _NAME_MODIFIERS:
+            values = value if isinstance(value, list) else [value]
+            yield str(key), [item for item in values if isinstance(item, str)]
+
+
+def _values_for(mapping: dict[str, Any], field_name: str) -> list[str]:
+    for key, values in _name_fields(mapping):
+        if key.partition("|")[0] == field_name:
+            return values
+    return []
