@@ -1,0 +1,40 @@
+# One entry point for people and CI. `make install`, `make run`, `make test`.
+PYTHON ?= python3
+VENV := .venv
+SAM_VENV := .venv-sam
+BIN := $(VENV)/bin
+
+.PHONY: install install-sam run test check lint-rules bench clean
+
+install:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(MAKE) --no-print-directory install-sam
+	@echo "installed: $(BIN)/trailhound"
+
+# aws-sam-cli pins boto3, click and cfn-lint: it gets an environment of its own.
+install-sam:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+
+run:
+	$(BIN)/trailhound replay events/subscription/
+
+test: check
+	$(BIN)/trailhound lint rules
+	$(BIN)/trailhound test rules
+	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
+	$(BIN)/python -m pytest -q; status=$$?; [ $$status -eq 5 ] && echo "no tests collected" && exit 1; exit $$status
+
+check:
+	$(BIN)/ruff format --check functions tests bench events
+	$(BIN)/ruff check functions tests bench events
+	$(BIN)/mypy
+
+bench:
+	$(BIN)/python bench/throughput.py
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,170 @@
+"""Events per second through decode → parse → match → alert, next to the decode-only floor.
+
+Run: .venv/bin/python bench/throughput.py [--corpus DIR] [--repeat N]
+
+The input is the real CloudTrail corpus (../shared/corpus), packed into CloudWatch Logs
+subscription payloads of 100 events each with the real encoding (gzip + base64 JSON). Each figure
+is the best of --repeat passes over all payloads, measured in the same run:
+
+- floor: base64 + gzip + json.loads of each payload and of every log event's message, nothing else;
+- trailhound: the Lambda's path (sources.decode_subscription, RuleSet.match, build_alert) with
+  10, 100 and 1,000 rules.
+
+The rule sets are the real rules (rules/ and the SigmaHQ CloudTrail pack), topped up with variants
+of the real indexed rules retargeted at other API calls drawn from botocore's catalogue (seeded,
+so every run uses the same rules). Rules that pin no eventName/eventSource appear once, as in real
+packs: each such rule is tested against every event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import gzip
+import json
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trailhound.detection import DetectionSummary, detect
+from trailhound.engine.catalogue import load_catalogue
+from trailhound.engine.loader import CompiledRule, load_rules
+from trailhound.engine.ruleset import RuleSet
+from trailhound.sources import decode_subscription, encode_subscription, read_inputs
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS_PER_PAYLOAD = 100
+RULE_COUNTS = (10, 100, 1000)
+
+
+def corpus_records(corpus: Path) -> list[dict[str, Any]]:
+    records = []
+    for item in read_inputs([str(path) for path in sorted(corpus.glob("*.jsonl"))]):
+        if hasattr(item, "record"):
+            records.append(item.record)
+    return records
+
+
+def payloads(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        encode_subscription(records[start : start + EVENTS_PER_PAYLOAD])
+        for start in range(0, len(records), EVENTS_PER_PAYLOAD)
+    ]
+
+
+def decode_floor(event: dict[str, Any]) -> int:
+    data = json.loads(gzip.decompress(base64.b64decode(event["awslogs"]["data"])))
+    for log_event in data["logEvents"]:
+        json.loads(log_event["message"])
+    return len(data["logEvents"])
+
+
+def trailhound_path(ruleset: RuleSet) -> Callable[[dict[str, Any]], int]:
+    def run(event: dict[str, Any]) -> int:
+        batch = decode_subscription(event)
+        summary = DetectionSummary()
+        for _alert in detect(batch.items, ruleset, summary):
+            pass
+        return summary.events
+
+    return run
+
+
+def best_rate(run: Callable[[dict[str, Any]], int], batches: list[dict[str, Any]], repeat: int) -> float:
+    rates = []
+    for _ in range(repeat):
+        events = 0
+        start = time.perf_counter()
+        for batch in batches:
+            events += run(batch)
+        rates.append(events / (time.perf_counter() - start))
+    return max(rates)
+
+
+def rule_sets(real: list[CompiledRule], folder: Path) -> dict[int, RuleSet]:
+    """Rule sets of each size: real rules first, then seeded variants of the indexed ones."""
+    catalogue = load_catalogue()
+    services = sorted(
+        (source, sorted(names))
+        for source, names in catalogue.operations_by_source.items()
+        if names and source.endswith(".amazonaws.com")
+    )
+    rng = random.Random(20261123)  # noqa: S311 - reproducible rule sets, not security
+    indexed = [rule for rule in real if rule.condition.requirement is not None]
+    paths = []
+    for number in range(max(RULE_COUNTS) - len(real)):
+        template = indexed[number % len(indexed)].rule.document
+        assert template is not None
+        data = copy.deepcopy(template.data)
+        source, names = rng.choice(services)
+        _retarget(data["detection"], source, rng.sample(names, k=min(len(names), 3)))
+        data.pop("tests", None)
+        path = folder / f"variant_{number:04d}.yml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        paths.append(path)
+    variants = load_rules(paths)
+    if variants.errors:
+        raise SystemExit(f"variant rules failed to load: {variants.errors[:3]}")
+    everything = real + variants.rules
+    return {count: RuleSet(everything[:count]) for count in RULE_COUNTS}
+
+
+def _retarget(detection: Any, source: str, names: list[str]) -> None:
+    if isinstance(detection, dict):
+        for key in list(detection):
+            field = str(key).split("|")[0]
+            if field == "eventName":
+                detection[key] = names if isinstance(detection[key], list) else names[0]
+            elif field == "eventSource":
+                detection[key] = source
+            else:
+                _retarget(detection[key], source, names)
+    elif isinstance(detection, list):
+        for item in detection:
+            _retarget(item, source, names)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--sigma", type=Path, default=ROOT.parent / "shared" / "sigma" / "rules")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    if not args.corpus.is_dir():
+        print(f"corpus not found at {args.corpus}", file=sys.stderr)
+        return 2
+
+    records = corpus_records(args.corpus)
+    batches = payloads(records)
+    real = load_rules([ROOT / "rules", args.sigma]).rules
+    with tempfile.TemporaryDirectory() as folder:
+        sets = rule_sets(real, Path(folder))
+
+    print(f"{len(records)} real CloudTrail events in {len(batches)} subscription payloads")
+    print(f"best of {args.repeat} passes; Python {sys.version.split()[0]}\n")
+    floor = best_rate(decode_floor, batches, args.repeat)
+    print(f"{'path':<34}{'events/s':>12}{'µs/event':>10}{'× floor':>9}{'unindexed':>11}")
+    print(f"{'floor: gzip+base64+json decode':<34}{floor:>12,.0f}{1e6 / floor:>10.1f}{1.0:>9.2f}")
+    per_event: dict[int, float] = {}
+    for count, ruleset in sets.items():
+        rate = best_rate(trailhound_path(ruleset), batches, args.repeat)
+        per_event[count] = 1e6 / rate
+        label = f"trailhound, {count:,} rules"
+        print(
+            f"{label:<34}{rate:>12,.0f}{1e6 / rate:>10.1f}{rate / floor:>9.2f}"
+            f"{len(ruleset.unindexed):>11}"
+        )
+    first, last = per_event[RULE_COUNTS[0]], per_event[RULE_COUNTS[-1]]
+    print(f"\nper-event cost, {RULE_COUNTS[-1]:,} vs {RULE_COUNTS[0]} rules: {last / first:.2f}×")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
