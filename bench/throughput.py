@@ -77,7 +77,9 @@ def trailhound_path(ruleset: RuleSet) -> Callable[[dict[str, Any]], int]:
     return run
 
 
-def best_rate(run: Callable[[dict[str, Any]], int], batches: list[dict[str, Any]], repeat: int) -> float:
+def best_rate(
+    run: Callable[[dict[str, Any]], int], batches: list[dict[str, Any]], repeat: int
+) -> float:
     rates = []
     for _ in range(repeat):
         events = 0
@@ -96,7 +98,7 @@ def rule_sets(real: list[CompiledRule], folder: Path) -> dict[int, RuleSet]:
         for source, names in catalogue.operations_by_source.items()
         if names and source.endswith(".amazonaws.com")
     )
-    rng = random.Random(20261123)  # noqa: S311 - reproducible rule sets, not security
+    rng = random.Random(20261123)
     indexed = [rule for rule in real if rule.condition.requirement is not None]
     paths = []
     for number in range(max(RULE_COUNTS) - len(real)):
@@ -150,7 +152,7 @@ def main() -> int:
     print(f"{len(records)} real CloudTrail events in {len(batches)} subscription payloads")
     print(f"best of {args.repeat} passes; Python {sys.version.split()[0]}\n")
     floor = best_rate(decode_floor, batches, args.repeat)
-    print(f"{'path':<34}{'events/s':>12}{'µs/event':>10}{'× floor':>9}{'unindexed':>11}")
+    print(f"{'path':<34}{'events/s':>12}{'µs/event':>10}{'x floor':>9}{'unindexed':>11}")
     print(f"{'floor: gzip+base64+json decode':<34}{floor:>12,.0f}{1e6 / floor:>10.1f}{1.0:>9.2f}")
     per_event: dict[int, float] = {}
     for count, ruleset in sets.items():
@@ -162,7 +164,7 @@ def main() -> int:
             f"{len(ruleset.unindexed):>11}"
         )
     first, last = per_event[RULE_COUNTS[0]], per_event[RULE_COUNTS[-1]]
-    print(f"\nper-event cost, {RULE_COUNTS[-1]:,} vs {RULE_COUNTS[0]} rules: {last / first:.2f}×")
+    print(f"\nper-event cost, {RULE_COUNTS[-1]:,} vs {RULE_COUNTS[0]} rules: {last / first:.2f}x")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The `trailhound` command: lint and test rule files, replay CloudTrail events, print the schema."""
+"""The `trailhound` command: lint and test rules, replay CloudTrail events, print the schema."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from trailhound.alerts import (
     MAX_RESOURCES,
     REQUEST_PARAMETERS_MAX_BYTES,

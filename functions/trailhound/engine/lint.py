@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def _check_api_names(compiled: CompiledRule, api: ApiCatalogue) -> Iterator[Rule
                         if not api.knows_source(value):
                             yield _unknown(compiled, line, "eventSource", value, api.suggest_source)
                         continue
-                    if any(api.knows_name(value, source) for source in sources or [None]):
+                    if _known_name(api, value, sources):
                         continue
                     source = sources[0] if len(sources) == 1 else None
                     yield _unknown(
@@ -66,8 +67,18 @@ def _check_api_names(compiled: CompiledRule, api: ApiCatalogue) -> Iterator[Rule
                         line,
                         "eventName",
                         value,
-                        lambda name, source=source: api.suggest_name(name, source),
+                        partial(_suggest_name, api, source=source),
                     )
+
+
+def _known_name(api: ApiCatalogue, name: str, sources: list[str]) -> bool:
+    if not sources:
+        return api.knows_name(name)
+    return any(api.knows_name(name, source) for source in sources)
+
+
+def _suggest_name(api: ApiCatalogue, name: str, source: str | None) -> str | None:
+    return api.suggest_name(name, source)
 
 
 def _unknown(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -56,8 +56,8 @@ class RuleFile(TrailhoundKeys):
     license: str | None = None
     author: str | None = None
     references: list[str] | None = None
-    date: date | str | None = None
-    modified: date | str | None = None
+    date: datetime.date | str | None = None
+    modified: datetime.date | str | None = None
     logsource: LogSource
     detection: dict[str, Any] = Field(
         description="Sigma search identifiers (maps are AND, lists are OR) and a 'condition'.",
