@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
+export SAM_CLI_TELEMETRY := 0
 BIN := $(VENV)/bin
 
 .PHONY: install install-sam run test check lint-rules bench clean
