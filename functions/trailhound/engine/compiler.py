@@ -42,7 +42,7 @@ from sigma.types import (
     TimestampPart,
 )
 
-from trailhound.engine.fields import MISSING, field_reader
+from trailhound.engine.fields import MISSING, Values, each, field_reader
 
 Record = dict[str, Any]
 Predicate = Callable[[Record], bool]
@@ -177,8 +177,11 @@ def _membership(field: str, lowered: frozenset[str]) -> Predicate:
     read = field_reader(field)
 
     def is_member(record: Record) -> bool:
-        for value in read(record):
-            text = _text(value)
+        value = read(record)
+        if type(value) is str:
+            return value.lower() in lowered
+        for item in each(value):
+            text = _text(item)
             if text is not None and text.lower() in lowered:
                 return True
         return False
@@ -221,8 +224,11 @@ def _any_value(field: str, matches: ValueMatcher) -> Predicate:
     read = field_reader(field)
 
     def any_value_matches(record: Record) -> bool:
-        for value in read(record):
-            if matches(value):
+        value = read(record)
+        if type(value) is not Values:
+            return matches(value)
+        for item in value:
+            if matches(item):
                 return True
         return False
 
@@ -341,15 +347,102 @@ def compile_regex(pattern: str, flags: Iterable[str] = ()) -> Any:
 def _regex_matcher(value: SigmaRegularExpression) -> ValueMatcher:
     if value.regexp.contains_placeholder():
         raise CompileError("placeholders in regular expressions are not supported")
-    compiled = compile_regex(
-        value.regexp.original, (_REGEX_FLAGS[flag] for flag in value.flags or ())
-    )
+    pattern = value.regexp.original
+    compiled = compile_regex(pattern, (_REGEX_FLAGS[flag] for flag in value.flags or ()))
+    needle = required_literal(pattern)
 
-    def matches(candidate: Any) -> bool:
+    if needle is None:
+
+        def matches(candidate: Any) -> bool:
+            text = _text(candidate)
+            return text is not None and compiled.search(text) is not None
+
+        return matches
+
+    lowered = needle.lower()
+
+    def prefiltered_matches(candidate: Any) -> bool:
+        # A substring test rules out most values for a fraction of a regex search's cost.
         text = _text(candidate)
-        return text is not None and compiled.search(text) is not None
+        return text is not None and lowered in text.lower() and compiled.search(text) is not None
 
-    return matches
+    return prefiltered_matches
+
+
+_QUANTIFIERS = frozenset("*?{+")
+_SHORT_CLASSES = frozenset("dDwWsSbBAz")
+_META = frozenset(".^$[]()|\\")
+
+
+def required_literal(pattern: str, shortest: int = 3) -> str | None:
+    """The longest literal every match of `pattern` must contain, or None if unsure.
+
+    Only top-level characters count (not those in groups, classes or alternations); the result is
+    compared case-insensitively, which keeps it a safe pre-test whatever the pattern's flags.
+    """
+    runs: list[str] = []
+    current: list[str] = []
+    depth = 0
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        literal: str | None = None
+        width = 1
+        if char == "\\":
+            escaped = pattern[index + 1 : index + 2]
+            if escaped and not escaped.isalnum():
+                literal, width = escaped, 2
+            elif escaped and escaped in _SHORT_CLASSES:
+                width = 2
+            else:
+                return None  # \x41, \pN, \Q...\E: not worth reading, so no pre-test
+        elif char == "{":
+            close = pattern.find("}", index)
+            if close < 0:
+                return None
+            width = close - index + 1
+        elif char == "[":
+            class_end = _class_end(pattern, index)
+            if class_end is None:
+                return None
+            width = class_end - index + 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|":
+            if depth == 0:
+                return None
+        elif char not in _META and char not in _QUANTIFIERS:
+            literal = char
+        following = pattern[index + width : index + width + 1]
+        if literal is not None and depth == 0 and following not in _QUANTIFIERS - {"+"}:
+            current.append(literal)
+        else:
+            if current:
+                runs.append("".join(current))
+            current = []
+        index += width
+    if current:
+        runs.append("".join(current))
+    best = max(runs, key=len, default="")
+    return best if len(best) >= shortest else None
+
+
+def _class_end(pattern: str, start: int) -> int | None:
+    index = start + 1
+    if pattern[index : index + 1] == "^":
+        index += 1
+    if pattern[index : index + 1] == "]":
+        index += 1
+    while index < len(pattern):
+        if pattern[index] == "\\":
+            index += 2
+            continue
+        if pattern[index] == "]":
+            return index
+        index += 1
+    return None
 
 
 def _bool_matcher(expected: bool) -> ValueMatcher:
@@ -445,12 +538,14 @@ def _timestamp_part_matcher(part: TimestampPart, expected: float) -> ValueMatche
 
 def _null_test(field: str) -> Predicate:
     read = field_reader(field)
-    return lambda record: any(value is None or value is MISSING for value in read(record))
+    return lambda record: any(value is None or value is MISSING for value in each(read(record)))
 
 
 def _exists_test(field: str) -> Predicate:
     read = field_reader(field)
-    return lambda record: any(value is not None and value is not MISSING for value in read(record))
+    return lambda record: any(
+        value is not None and value is not MISSING for value in each(read(record))
+    )
 
 
 def _field_reference_test(field: str, value: SigmaFieldReference) -> Predicate:
@@ -464,8 +559,8 @@ def _field_reference_test(field: str, value: SigmaFieldReference) -> Predicate:
         relation = str.__eq__
 
     def matches(record: Record) -> bool:
-        others = [text.lower() for text in map(_text, read_other(record)) if text is not None]
-        for text in map(_text, read(record)):
+        others = [text.lower() for text in map(_text, each(read_other(record))) if text is not None]
+        for text in map(_text, each(read(record))):
             if text is not None:
                 lowered = text.lower()
                 if any(relation(lowered, other) for other in others):

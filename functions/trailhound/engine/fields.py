@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 
@@ -17,63 +17,85 @@ class _Missing:
 
 MISSING: Final = _Missing()
 
-FieldReader = Callable[[dict[str, Any]], list[Any]]
+
+class Values(list[Any]):
+    """Several values found at one path, because the path crossed a list; any may match."""
+
+    __slots__ = ()
+
+
+FieldReader = Callable[[dict[str, Any]], Any]
+
+
+def each(value: Any) -> Sequence[Any]:
+    """The values a reader returned, as a sequence."""
+    return value if type(value) is Values else (value,)
 
 
 def field_reader(path: str) -> FieldReader:
-    """A function returning every value at `path`, one per list element met on the way.
+    """A function returning the value at `path`: one value, MISSING, or Values.
 
     CloudTrail nests lists (`requestParameters.ipPermissions.items.ipRanges.items.cidrIp`), and a
-    condition holds when any element matches, so each step fans out over lists. A branch where the
-    path ends early yields MISSING, which is what `null` and `exists` look for.
+    condition holds when any element matches, so a step that meets a list fans out over it and the
+    result is Values. The common case, a path through objects only, allocates nothing.
     """
     parts = tuple(path.split("."))
     if len(parts) == 1:
         key = parts[0]
 
-        def read_top(record: dict[str, Any]) -> list[Any]:
+        def read_top(record: dict[str, Any]) -> Any:
             value = record.get(key, MISSING)
-            if type(value) is list:
-                return _flatten(value) or [MISSING]
-            return [value]
+            return _many(value) if type(value) is list else value
 
         return read_top
 
-    def read_nested(record: dict[str, Any]) -> list[Any]:
+    def read_nested(record: dict[str, Any]) -> Any:
         # A key that itself holds dots wins over the walk, as it would in a flat log.
-        if path in record:
-            return read_top_literal(record)
-        current: list[Any] = [record]
-        for part in parts:
-            following: list[Any] = []
-            for item in current:
-                if type(item) is dict:
-                    value = item.get(part, MISSING)
-                    if type(value) is list:
-                        following.extend(_flatten(value) or (MISSING,))
-                    else:
-                        following.append(value)
+        value: Any = record.get(path, MISSING)
+        if value is MISSING:
+            value = record
+            for index, part in enumerate(parts):
+                kind = type(value)
+                if kind is dict:
+                    value = value.get(part, MISSING)
+                elif kind is list:
+                    return _fan_out(value, parts[index:])
                 else:
-                    following.append(MISSING)
-            current = following
-        return current
-
-    def read_top_literal(record: dict[str, Any]) -> list[Any]:
-        value = record[path]
-        if type(value) is list:
-            return _flatten(value) or [MISSING]
-        return [value]
+                    return MISSING
+        return _many(value) if type(value) is list else value
 
     return read_nested
 
 
-def _flatten(values: list[Any]) -> list[Any]:
-    if not any(type(value) is list for value in values):
-        return values
-    flat: list[Any] = []
+def _many(values: list[Any]) -> Any:
+    flat = Values()
+    _flatten_into(values, flat)
+    return flat if flat else MISSING
+
+
+def _flatten_into(values: list[Any], flat: Values) -> None:
     for value in values:
         if type(value) is list:
-            flat.extend(_flatten(value))
+            _flatten_into(value, flat)
         else:
             flat.append(value)
-    return flat
+
+
+def _fan_out(items: list[Any], parts: tuple[str, ...]) -> Any:
+    found = Values()
+    for item in items:
+        if type(item) is list:
+            value = _fan_out(item, parts)
+        elif type(item) is dict:
+            value = item.get(parts[0], MISSING)
+            if len(parts) > 1:
+                value = _fan_out([value], parts[1:]) if type(value) in (dict, list) else MISSING
+            elif type(value) is list:
+                value = _many(value)
+        else:
+            value = MISSING
+        if type(value) is Values:
+            found.extend(value)
+        else:
+            found.append(value)
+    return found if found else MISSING
