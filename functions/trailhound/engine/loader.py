@@ -24,7 +24,12 @@ from sigma.modifiers import (
 )
 from sigma.rule import SigmaRule
 
-from trailhound.engine.compiler import CompiledCondition, CompileError, compile_conditions
+from trailhound.engine.compiler import (
+    CompiledCondition,
+    CompileError,
+    compile_conditions,
+    compile_regex,
+)
 from trailhound.engine.rule import TRAILHOUND_KEYS, Rule, Severity, TrailhoundKeys
 from trailhound.engine.yamlsource import YamlDocument, YamlSourceError, read_yaml
 
@@ -195,7 +200,8 @@ def load_rule_document(path: Path, document: YamlDocument) -> CompiledRule:
         report(error.message, *_detection_key_of_field(data.get("detection"), error.field))
         raise RuleFileError(errors) from error
     except SigmaError as error:
-        report(_sigma_message(error), "detection", "condition")
+        # pyparsing's "Expected ..." messages do not say they are about the condition.
+        report(f"condition: {_sigma_message(error)}", "detection", "condition")
         raise RuleFileError(errors) from error
 
     rule = Rule(
@@ -289,6 +295,32 @@ def _check_detection_items(detection: Any, report: Any) -> None:
                     "detection",
                     *key_path,
                 )
+            if "re" in modifier_names:
+                _check_regexes(key, _value_at(definition, key_path[1:]), key_path, report)
+
+
+def _check_regexes(key: str, value: Any, key_path: tuple[str | int, ...], report: Any) -> None:
+    """Compile `re` values on RE2 here, so a bad pattern points at its own line."""
+    # pySigma checks them too, but its error only names the detection, not the line.
+    patterns = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+    for index, pattern in patterns:
+        if isinstance(pattern, dict | list) or pattern is None:
+            continue
+        try:
+            compile_regex(str(pattern))
+        except CompileError as error:
+            where = key_path if index is None else (*key_path, index)
+            report(
+                f"{key!r}: {error.message} (RE2 has no backreferences or lookaround)",
+                "detection",
+                *where,
+            )
+
+
+def _value_at(definition: Any, key_path: tuple[str | int, ...]) -> Any:
+    for step in key_path:
+        definition = definition[step]
+    return definition
 
 
 def _detection_keys(

@@ -1,0 +1,99 @@
+"""Shared test helpers: write a rule to a temporary file and load it, match it, read the corpus."""
+
+from __future__ import annotations
+
+import itertools
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from trailhound.engine.loader import CompiledRule, load_rule_file
+from trailhound.engine.ruleset import RuleSet
+
+# Public rules and CloudTrail records shared between projects on this machine (see its README).
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CORPUS = SHARED / "corpus"
+SIGMAHQ_RULES = SHARED / "sigma" / "rules"
+
+RULE_HEADER = """\
+title: Test rule
+logsource:
+  product: aws
+  service: cloudtrail
+level: medium
+"""
+
+WriteRule = Callable[..., Path]
+CompileRule = Callable[..., CompiledRule]
+Matches = Callable[[CompiledRule, dict[str, Any]], bool]
+
+
+def rule_text(detection: str, extra: str = "") -> str:
+    """A complete rule file around `detection` (the YAML under `detection:`) and `extra` keys."""
+    body = textwrap.indent(textwrap.dedent(detection).strip("\n"), "  ")
+    return f"{RULE_HEADER}detection:\n{body}\n{textwrap.dedent(extra)}"
+
+
+@pytest.fixture
+def write_rule(tmp_path: Path) -> WriteRule:
+    """Write rule text (dedented) under tmp_path and return its path."""
+    counter = itertools.count(1)
+
+    def write(text: str, name: str | None = None) -> Path:
+        path = tmp_path / (name or f"rule_{next(counter)}.yml")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def compile_rule(write_rule: WriteRule) -> CompileRule:
+    """Load a rule whose detection (and optional extra top-level keys) are given as YAML text."""
+
+    def compile_detection(detection: str, extra: str = "", name: str | None = None) -> CompiledRule:
+        return load_rule_file(write_rule(rule_text(detection, extra), name))
+
+    return compile_detection
+
+
+def matches(rule: CompiledRule, record: dict[str, Any]) -> bool:
+    """Whether `rule` fires on `record`, going through the index as production does."""
+    result = RuleSet([rule]).match(record)
+    assert not result.failures, result.failures
+    return bool(result.matched)
+
+
+@pytest.fixture(name="matches")
+def matches_fixture() -> Matches:
+    return matches
+
+
+def read_corpus() -> list[dict[str, Any]]:
+    """Every CloudTrail record of the shared corpus (stratus-red-team lines wrap theirs)."""
+    records: list[dict[str, Any]] = []
+    for path in sorted(CORPUS.glob("*.jsonl")):
+        for line in path.read_bytes().splitlines():
+            if line.strip():
+                item = orjson.loads(line)
+                records.append(item["event"] if "technique" in item else item)
+    return records
+
+
+@pytest.fixture(scope="session")
+def corpus_records() -> list[dict[str, Any]]:
+    if not any(CORPUS.glob("*.jsonl")):
+        pytest.skip(f"the shared CloudTrail corpus is absent ({CORPUS})")
+    return read_corpus()
+
+
+@pytest.fixture(scope="session")
+def sigmahq_rules_dir() -> Path:
+    if not any(SIGMAHQ_RULES.glob("*.yml")):
+        pytest.skip(f"the SigmaHQ CloudTrail rules are absent ({SIGMAHQ_RULES})")
+    return SIGMAHQ_RULES

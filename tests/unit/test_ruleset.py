@@ -1,0 +1,333 @@
+"""The rule index: each event meets only the rules that could match it, and never misses one."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import CompileRule, rule_text
+
+from trailhound.engine.loader import CompiledRule, load_rule_file, load_rules
+from trailhound.engine.ruleset import RuleFailure, RuleSet
+
+Record = dict[str, Any]
+
+
+def ids(rules: Any) -> set[str]:
+    return {rule.rule_id for rule in rules}
+
+
+@pytest.fixture
+def named_rule(compile_rule: CompileRule) -> Any:
+    def named(name: str, detection: str) -> CompiledRule:
+        return compile_rule(detection, name=f"{name}.yml")
+
+    return named
+
+
+def test_rule_requiring_an_event_name_is_a_candidate_only_for_it(named_rule: Any) -> None:
+    rule = named_rule("stop", "selection:\n  eventName: StopLogging\ncondition: selection")
+    ruleset = RuleSet([rule])
+    assert ruleset.unindexed == ()
+    assert ids(ruleset.candidates({"eventName": "StopLogging", "eventSource": "x"})) == {"stop"}
+    assert ids(ruleset.candidates({"eventName": "stoplogging", "eventSource": "x"})) == {"stop"}
+    assert ids(ruleset.candidates({"eventName": "STOPLOGGING", "eventSource": "x"})) == {"stop"}
+    assert ids(ruleset.candidates({"eventName": "StartLogging", "eventSource": "x"})) == set()
+
+
+def test_event_name_index_is_case_insensitive_both_ways(named_rule: Any) -> None:
+    rule = named_rule("stop", "selection:\n  eventName: STOPlogging\ncondition: selection")
+    ruleset = RuleSet([rule])
+    record = {"eventName": "StopLogging", "eventSource": "cloudtrail.amazonaws.com"}
+    assert ids(ruleset.match(record).matched) == {"stop"}
+
+
+def test_event_name_list_files_the_rule_under_each_name(named_rule: Any) -> None:
+    rule = named_rule(
+        "trail", "selection:\n  eventName: [StopLogging, DeleteTrail]\ncondition: selection"
+    )
+    ruleset = RuleSet([rule])
+    for name in ("StopLogging", "DeleteTrail"):
+        assert ids(ruleset.candidates({"eventName": name, "eventSource": "x"})) == {"trail"}
+    assert ids(ruleset.candidates({"eventName": "UpdateTrail", "eventSource": "x"})) == set()
+
+
+def test_event_source_only_rule_is_filed_under_its_source(named_rule: Any) -> None:
+    rule = named_rule("kms", "selection:\n  eventSource: kms.amazonaws.com\ncondition: selection")
+    ruleset = RuleSet([rule])
+    assert ruleset.unindexed == ()
+    assert ids(
+        ruleset.candidates({"eventName": "Decrypt", "eventSource": "KMS.amazonaws.com"})
+    ) == {"kms"}
+    assert (
+        ids(ruleset.candidates({"eventName": "Decrypt", "eventSource": "s3.amazonaws.com"}))
+        == set()
+    )
+
+
+def test_event_name_wins_over_event_source_when_both_are_required(named_rule: Any) -> None:
+    rule = named_rule(
+        "both",
+        "selection:\n  eventSource: kms.amazonaws.com\n  eventName: ScheduleKeyDeletion\n"
+        "condition: selection",
+    )
+    ruleset = RuleSet([rule])
+    wrong_name = {"eventName": "Decrypt", "eventSource": "kms.amazonaws.com"}
+    right = {"eventName": "ScheduleKeyDeletion", "eventSource": "kms.amazonaws.com"}
+    assert ids(ruleset.candidates(wrong_name)) == set()
+    assert ids(ruleset.match(right).matched) == {"both"}
+
+
+STOP = {"eventName": "StopLogging", "eventSource": "cloudtrail.amazonaws.com"}
+
+
+@pytest.mark.parametrize(
+    ("detection", "matching"),
+    [
+        (
+            "selection:\n  userIdentity.type: Root\ncondition: selection",
+            {**STOP, "userIdentity": {"type": "Root"}},
+        ),
+        ("selection:\n  eventName|contains: Logging\ncondition: selection", STOP),
+        ("selection:\n  eventName: 'Stop*'\ncondition: selection", STOP),
+        ("selection:\n  eventName|cased: StopLogging\ncondition: selection", STOP),
+        (
+            "selection:\n  eventName: StopLogging\nfilter:\n  eventName: DeleteTrail\n"
+            "condition: not filter",
+            STOP,
+        ),
+        (
+            "selection:\n  eventName: DeleteTrail\ncondition: not selection",
+            STOP,
+        ),
+        (
+            "a:\n  eventName: DeleteTrail\nb:\n  errorCode: AccessDenied\ncondition: a or b",
+            {**STOP, "errorCode": "AccessDenied"},
+        ),
+        (
+            "a:\n  eventName: DeleteTrail\nb:\n  eventSource: cloudtrail.amazonaws.com\n"
+            "condition: a or b",
+            STOP,
+        ),
+        (
+            "selection:\n  eventName: [DeleteTrail, null]\ncondition: selection",
+            {"eventSource": "x"},
+        ),
+        ("selection:\n  eventName|re: '^Stop'\ncondition: selection", STOP),
+    ],
+)
+def test_rules_without_an_exact_requirement_are_always_candidates(
+    compile_rule: CompileRule, detection: str, matching: Record
+) -> None:
+    rule = compile_rule(detection)
+    ruleset = RuleSet([rule])
+    assert ruleset.unindexed == (rule,)
+    assert ruleset.candidates({"eventName": "Anything", "eventSource": "x.amazonaws.com"}) == (
+        rule,
+    )
+    assert ruleset.match(matching).matched == [rule]
+
+
+def test_or_of_selections_on_different_names_is_filed_under_each(named_rule: Any) -> None:
+    rule = named_rule(
+        "either",
+        "sel_stop:\n  eventName: StopLogging\nsel_delete:\n  eventName: DeleteTrail\n"
+        "  eventSource: cloudtrail.amazonaws.com\ncondition: 1 of sel_*",
+    )
+    ruleset = RuleSet([rule])
+    assert ruleset.unindexed == ()
+    for name in ("StopLogging", "DeleteTrail"):
+        assert ids(ruleset.candidates({"eventName": name, "eventSource": "x"})) == {"either"}
+    assert ids(ruleset.candidates({"eventName": "GetObject", "eventSource": "x"})) == set()
+
+
+def test_negated_event_name_does_not_narrow_the_index(named_rule: Any) -> None:
+    rule = named_rule(
+        "not_read",
+        "selection:\n  eventSource: s3.amazonaws.com\n"
+        "filter:\n  eventName: [GetObject, ListObjects]\n"
+        "condition: selection and not filter",
+    )
+    ruleset = RuleSet([rule])
+    assert ids(
+        ruleset.match({"eventSource": "s3.amazonaws.com", "eventName": "PutObject"}).matched
+    ) == {"not_read"}
+    assert not ruleset.match({"eventSource": "s3.amazonaws.com", "eventName": "GetObject"}).matched
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"eventSource": "cloudtrail.amazonaws.com"},
+        {"eventName": ["StopLogging"], "eventSource": "cloudtrail.amazonaws.com"},
+        {"eventName": 7, "eventSource": "cloudtrail.amazonaws.com"},
+        {"eventName": None, "eventSource": "cloudtrail.amazonaws.com"},
+        {"eventName": "StopLogging"},
+        {"eventName": "StopLogging", "eventSource": {"name": "cloudtrail"}},
+        {},
+    ],
+)
+def test_records_without_string_event_name_and_source_meet_every_rule(
+    named_rule: Any, record: Record
+) -> None:
+    rules = [
+        named_rule("by_name", "selection:\n  eventName: StopLogging\ncondition: selection"),
+        named_rule(
+            "by_source", "selection:\n  eventSource: s3.amazonaws.com\ncondition: selection"
+        ),
+        named_rule("always", "selection:\n  errorCode: AccessDenied\ncondition: selection"),
+    ]
+    assert ids(RuleSet(rules).candidates(record)) == {"by_name", "by_source", "always"}
+
+
+def test_list_valued_event_name_still_matches(named_rule: Any) -> None:
+    rule = named_rule("stop", "selection:\n  eventName: StopLogging\ncondition: selection")
+    assert ids(RuleSet([rule]).match({"eventName": ["DeleteTrail", "StopLogging"]}).matched) == {
+        "stop"
+    }
+
+
+def test_numeric_event_name_still_matches_a_numeric_string_rule(named_rule: Any) -> None:
+    rule = named_rule("seven", "selection:\n  eventName: '7'\ncondition: selection")
+    assert ids(RuleSet([rule]).match({"eventName": 7, "eventSource": "x"}).matched) == {"seven"}
+
+
+def test_candidates_keep_load_order_within_groups(named_rule: Any) -> None:
+    first = named_rule("first", "selection:\n  eventName: StopLogging\ncondition: selection")
+    second = named_rule("second", "selection:\n  eventName: StopLogging\ncondition: selection")
+    always = named_rule("always", "selection:\n  errorCode|exists: true\ncondition: selection")
+    ruleset = RuleSet([always, first, second])
+    record = {"eventName": "StopLogging", "eventSource": "x"}
+    assert [rule.rule_id for rule in ruleset.candidates(record)] == ["first", "second", "always"]
+
+
+def test_a_rule_that_raises_is_reported_and_the_others_still_match(named_rule: Any) -> None:
+    good = named_rule("good", "selection:\n  eventName: StopLogging\ncondition: selection")
+    doomed = named_rule("doomed", "selection:\n  eventName: StopLogging\ncondition: selection")
+
+    def explode(record: Record) -> bool:
+        raise RuntimeError("boom")
+
+    broken = dataclasses.replace(
+        doomed, condition=dataclasses.replace(doomed.condition, predicate=explode)
+    )
+    also_good = named_rule(
+        "also_good", "selection:\n  errorCode|exists: false\ncondition: selection"
+    )
+    result = RuleSet([good, broken, also_good]).match(
+        {"eventName": "StopLogging", "eventSource": "cloudtrail.amazonaws.com"}
+    )
+    assert ids(result.matched) == {"good", "also_good"}
+    assert result.failures == [RuleFailure("doomed", "RuntimeError: boom")]
+
+
+def test_match_does_not_modify_the_record(named_rule: Any) -> None:
+    rule = named_rule(
+        "nested",
+        "selection:\n  requestParameters.items.name|contains: x\ncondition: selection",
+    )
+    record = {"eventName": "A", "requestParameters": {"items": [{"name": "x"}, [{"name": "y"}]]}}
+    before = copy.deepcopy(record)
+    assert RuleSet([rule]).match(record).matched
+    assert record == before
+
+
+SYNTHETIC_RULES = {
+    "name_plain": "selection:\n  eventName: ConsoleLogin\ncondition: selection",
+    "name_lower": "selection:\n  eventName: consolelogin\ncondition: selection",
+    "name_list": "selection:\n  eventName: [StopLogging, DeleteTrail, PutBucketPolicy]\n"
+    "condition: selection",
+    "source_only": "selection:\n  eventSource: s3.amazonaws.com\ncondition: selection",
+    "source_and_name": "selection:\n  eventSource: iam.amazonaws.com\n"
+    "  eventName: CreateAccessKey\ncondition: selection",
+    "name_negated": "selection:\n  eventSource: ec2.amazonaws.com\nfilter:\n"
+    "  eventName|startswith: Describe\ncondition: selection and not filter",
+    "name_wildcard": "selection:\n  eventName: 'Get*'\ncondition: selection",
+    "name_contains": "selection:\n  eventName|contains: Secret\ncondition: selection",
+    "name_or_source": "a:\n  eventName: AssumeRole\nb:\n  eventSource: kms.amazonaws.com\n"
+    "condition: a or b",
+    "names_union": "a:\n  eventName: GetCallerIdentity\nb:\n  eventName: ListBuckets\n"
+    "  errorCode|exists: true\ncondition: a or b",
+    "not_only": "selection:\n  eventName: GetCallerIdentity\ncondition: not selection",
+    "name_or_anything": "a:\n  eventName: ConsoleLogin\nb:\n  errorCode: AccessDenied\n"
+    "condition: a or b",
+    "nothing_indexed": "selection:\n  errorCode: [AccessDenied, Client.UnauthorizedOperation]\n"
+    "condition: selection",
+    "conditions_list": "a:\n  eventName: StopLogging\nb:\n  eventName: CreateUser\n"
+    "condition:\n  - a\n  - b",
+    "cased_name": "selection:\n  eventName|cased: GetObject\ncondition: selection",
+    "name_null": "selection:\n  eventName: null\ncondition: selection",
+    "name_and_not_source": "selection:\n  eventName: RunInstances\nfilter:\n"
+    "  eventSource: ec2.amazonaws.com\ncondition: selection and not filter",
+    "all_of_them": "a:\n  eventSource: sts.amazonaws.com\nb:\n  userIdentity.type: IAMUser\n"
+    "condition: all of them",
+}
+
+
+@pytest.fixture(scope="module")
+def many_rules(tmp_path_factory: pytest.TempPathFactory, sigmahq_rules_dir: Path) -> list[Any]:
+    folder = tmp_path_factory.mktemp("synthetic")
+    for name, detection in SYNTHETIC_RULES.items():
+        (folder / f"{name}.yml").write_text(rule_text(detection), encoding="utf-8")
+    loaded = load_rules([sigmahq_rules_dir, folder])
+    assert loaded.errors == []
+    return [*loaded.rules, *loaded.disabled]
+
+
+def variants(record: Record, turn: int) -> list[Record]:
+    """The record, a copy with its indexed fields in other case, and one odd copy by turns."""
+    name, source = record.get("eventName"), record.get("eventSource")
+    if not isinstance(name, str) or not isinstance(source, str):
+        return [record]
+    odd = [
+        {**record, "eventName": [name]},
+        {key: value for key, value in record.items() if key != "eventName"},
+        {key: value for key, value in record.items() if key != "eventSource"},
+        {**record, "eventName": name.lower(), "eventSource": None},
+    ]
+    swapped = {**record, "eventName": name.swapcase(), "eventSource": source.upper()}
+    return [record, swapped, odd[turn % len(odd)]]
+
+
+def test_index_matches_exactly_what_evaluating_every_rule_matches(
+    many_rules: list[Any], corpus_records: list[Record]
+) -> None:
+    ruleset = RuleSet(many_rules)
+    # The synthetic rules must actually exercise the index, not all fall back to "always".
+    assert len(ruleset.unindexed) < len(many_rules) // 2
+    checked = fired = 0
+    for turn, original in enumerate(corpus_records):
+        for record in variants(original, turn):
+            expected = [rule.rule_id for rule in many_rules if rule.condition.predicate(record)]
+            result = ruleset.match(record)
+            assert result.failures == []
+            assert sorted(rule.rule_id for rule in result.matched) == sorted(expected), record
+            checked += 1
+            fired += len(expected)
+    assert checked > len(corpus_records)
+    assert fired > 0
+
+
+def test_index_only_narrows_candidates(many_rules: list[Any], corpus_records: list[Record]) -> None:
+    ruleset = RuleSet(many_rules)
+    narrowed = 0
+    for record in corpus_records:
+        candidates = ruleset.candidates(record)
+        for rule in many_rules:
+            if rule.condition.predicate(record):
+                assert rule in candidates, (rule.rule_id, record.get("eventName"))
+        narrowed += len(candidates) < len(many_rules)
+    assert narrowed > len(corpus_records) // 2
+
+
+def test_sigmahq_rule_fires_on_the_real_event(
+    sigmahq_rules_dir: Path, corpus_records: list[Record]
+) -> None:
+    rule = load_rule_file(sigmahq_rules_dir / "aws_cloudtrail_disable_logging.yml")
+    stopped = [record for record in corpus_records if record.get("eventName") == "StopLogging"]
+    assert stopped
+    ruleset = RuleSet([rule])
+    assert all(ruleset.match(record).matched for record in stopped)
