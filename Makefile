@@ -24,7 +24,7 @@ run:
 	$(BIN)/trailhound replay events/subscription/
 
 test: check
-	$(BIN)/trailhound lint rules
+	$(BIN)/trailhound lint --strict rules
 	$(BIN)/trailhound test rules
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
 	$(BIN)/python -m pytest -q; status=$$?; [ $$status -eq 5 ] && echo "no tests collected" && exit 1; exit $$status

@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
         "lint", help="check rule files: YAML, Sigma, trailhound keys, API names, regexes"
     )
     lint.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders")
+    lint.add_argument(
+        "--strict", action="store_true", help="fail on warnings too (unknown API names)"
+    )
     lint.set_defaults(run=_lint)
 
     test = commands.add_parser("test", help="run the inline tests of rule files")
@@ -77,11 +80,13 @@ def _lint(args: argparse.Namespace) -> int:
     report = lint(args.paths or [DEFAULT_RULES])
     for error in report.errors:
         print(error)
+    errors = len(report.errors) - report.warnings
     print(
-        f"{report.files} files, {report.rules} rules loaded, {len(report.errors)} errors",
+        f"{report.files} files, {report.rules} rules loaded, "
+        f"{errors} errors, {report.warnings} warnings",
         file=sys.stderr,
     )
-    return 1 if report.errors else 0
+    return 1 if report.failed(strict=args.strict) else 0
 
 
 def _test(args: argparse.Namespace) -> int:

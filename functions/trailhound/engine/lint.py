@@ -25,6 +25,14 @@ class LintReport:
     rules: int = 0
     errors: list[RuleError] = field(default_factory=list)
 
+    @property
+    def warnings(self) -> int:
+        return sum(1 for error in self.errors if error.warning)
+
+    def failed(self, strict: bool = False) -> bool:
+        """Errors always fail; warnings fail in strict mode."""
+        return any(strict or not error.warning for error in self.errors)
+
 
 def lint(paths: Iterable[Path], catalogue: ApiCatalogue | None = None) -> LintReport:
     """Load every rule file under `paths` and check what loading alone cannot."""
@@ -68,6 +76,7 @@ def _check_api_names(compiled: CompiledRule, api: ApiCatalogue) -> Iterator[Rule
                         "eventName",
                         value,
                         partial(_suggest_name, api, source=source),
+                        elsewhere=_sources_of(api, value) if sources else None,
                     )
 
 
@@ -75,6 +84,16 @@ def _known_name(api: ApiCatalogue, name: str, sources: list[str]) -> bool:
     if not sources:
         return api.knows_name(name)
     return any(api.knows_name(name, source) for source in sources)
+
+
+def _sources_of(api: ApiCatalogue, name: str) -> list[str]:
+    """The event sources that do record `name` (exact names only)."""
+    lowered = name.lower()
+    return sorted(
+        source
+        for source, names in api.operations_by_source.items()
+        if any(known.lower() == lowered for known in names)
+    )
 
 
 def _suggest_name(api: ApiCatalogue, name: str, source: str | None) -> str | None:
@@ -87,15 +106,19 @@ def _unknown(
     field_name: str,
     value: str,
     suggest: Callable[[str], str | None],
+    elsewhere: list[str] | None = None,
 ) -> RuleError:
+    # A warning, not an error: botocore can lag behind a brand-new API, and a value CloudTrail
+    # never records only makes one selection dead. `lint --strict` fails on it all the same.
     hint = suggest(value)
-    suffix = f"; did you mean {hint!r}?" if hint and hint != value else ""
-    return RuleError(
-        compiled.rule.path,
-        line,
-        f"{field_name} {value!r} is not an AWS API call or CloudTrail event known to botocore"
-        f"{suffix}",
-    )
+    message = f"{field_name} {value!r} is not an AWS API call or CloudTrail event known to botocore"
+    if elsewhere is not None:
+        message = f"{field_name} {value!r} is not an API of the rule's eventSource"
+    if hint and hint != value:
+        message += f"; did you mean {hint!r}?"
+    if elsewhere:
+        message += f" ({value} is an API of {', '.join(elsewhere[:3])})"
+    return RuleError(compiled.rule.path, line, message, warning=True)
 
 
 def _check_test_events(compiled: CompiledRule) -> Iterator[RuleError]:

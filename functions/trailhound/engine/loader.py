@@ -73,14 +73,19 @@ _MEANINGLESS_MODIFIERS = {
 
 @dataclass(frozen=True, slots=True)
 class RuleError:
-    """A problem in a rule file, printed as `path:line: message` like a compiler's."""
+    """A problem in a rule file, printed as `path:line: message` like a compiler's.
+
+    Warnings are problems that do not stop the rule from loading (`lint --strict` fails on them).
+    """
 
     path: Path
     line: int | None
     message: str
+    warning: bool = False
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line or 1}: {self.message}"
+        kind = "warning: " if self.warning else ""
+        return f"{self.path}:{self.line or 1}: {kind}{self.message}"
 
 
 @dataclass(frozen=True, slots=True)
