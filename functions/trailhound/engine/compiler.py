@@ -9,6 +9,7 @@ backtracking, so no rule can stall the matcher.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -176,9 +177,14 @@ def _merge_equalities(parts: list[CompiledCondition]) -> list[Predicate]:
 def _membership(field: str, lowered: frozenset[str]) -> Predicate:
     read = field_reader(field)
 
+    lengths = frozenset(len(text) for text in lowered)
+
     def is_member(record: Record) -> bool:
         value = read(record)
         if type(value) is str:
+            # Lowering a long user agent costs more than the lookup; ASCII keeps its length.
+            if value.isascii() and len(value) not in lengths:
+                return False
             return value.lower() in lowered
         for item in each(value):
             text = _text(item)
@@ -371,6 +377,7 @@ def _regex_matcher(value: SigmaRegularExpression) -> ValueMatcher:
 
 _QUANTIFIERS = frozenset("*?{+")
 _SHORT_CLASSES = frozenset("dDwWsSbBAz")
+_FLAG_GROUP = re.compile(r"\(\?[a-zA-Z-]*\)")
 _META = frozenset(".^$[]()|\\")
 
 
@@ -407,7 +414,12 @@ def required_literal(pattern: str, shortest: int = 3) -> str | None:
                 return None
             width = class_end - index + 1
         elif char == "(":
-            depth += 1
+            flags = _FLAG_GROUP.match(pattern, index)
+            if flags:  # (?i) sets flags and matches nothing; a quantifier after it is suspect
+                width = flags.end() - index
+                literal = None
+            else:
+                depth += 1
         elif char == ")":
             depth -= 1
         elif char == "|":
@@ -415,7 +427,10 @@ def required_literal(pattern: str, shortest: int = 3) -> str | None:
                 return None
         elif char not in _META and char not in _QUANTIFIERS:
             literal = char
-        following = pattern[index + width : index + width + 1]
+        after = index + width
+        while flag_group := _FLAG_GROUP.match(pattern, after):
+            after = flag_group.end()
+        following = pattern[after : after + 1]
         if literal is not None and depth == 0 and following not in _QUANTIFIERS - {"+"}:
             current.append(literal)
         else:

@@ -10,6 +10,8 @@ from trailhound.engine.loader import CompiledRule
 
 Record = dict[str, Any]
 
+_MAX_REMEMBERED = 50_000
+
 
 @dataclass(frozen=True, slots=True)
 class RuleFailure:
@@ -50,6 +52,7 @@ class RuleSet:
         self._by_name = {key: tuple(value) for key, value in by_name.items()}
         self._by_source = {key: tuple(value) for key, value in by_source.items()}
         self._always = tuple(always)
+        self._seen: dict[tuple[str, str], tuple[CompiledRule, ...]] = {}
 
     @property
     def unindexed(self) -> Sequence[CompiledRule]:
@@ -63,11 +66,19 @@ class RuleSet:
         if type(name) is not str or type(source) is not str:
             # Not indexable (a list, a number, missing): test every rule rather than guess.
             return self.rules
-        by_name = self._by_name.get(name.lower(), ())
-        by_source = self._by_source.get(source.lower(), ())
-        if not by_source:
-            return by_name + self._always if by_name else self._always
-        return by_name + by_source + self._always
+        key = (name, source)
+        found = self._seen.get(key)
+        if found is None:
+            lowered = name.lower()
+            found = (
+                self._by_name.get(lowered, ())
+                + self._by_source.get(source.lower(), ())
+                + self._always
+            )
+            # An account calls a few thousand distinct APIs; the cap only guards odd input.
+            if len(self._seen) < _MAX_REMEMBERED:
+                self._seen[key] = found
+        return found
 
     def match(self, record: Record) -> MatchResult:
         """Every rule that matches `record`; a rule that fails is reported, never fatal."""
