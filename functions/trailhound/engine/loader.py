@@ -15,23 +15,24 @@ from typing import Any
 
 from pydantic import ValidationError
 from sigma.exceptions import SigmaError, SigmaRuleLocation
-from sigma.modifiers import (
-    SigmaExpandModifier,
-    SigmaUTF16BEModifier,
-    SigmaUTF16Modifier,
-    SigmaWideModifier,
-    modifier_mapping,
-)
 from sigma.rule import SigmaRule
 
-from trailhound.engine.compiler import (
-    CompiledCondition,
-    CompileError,
-    compile_conditions,
-    compile_regex,
-)
-from trailhound.engine.rule import TRAILHOUND_KEYS, Rule, Severity, TrailhoundKeys
+from trailhound.engine.compiler import CompileError, compile_conditions
+from trailhound.engine.errors import RuleError, RuleFileError
+from trailhound.engine.rule import TRAILHOUND_KEYS, CompiledRule, Rule, Severity, TrailhoundKeys
+from trailhound.engine.validation import check_detection_items, check_logsource, detection_keys
 from trailhound.engine.yamlsource import YamlDocument, YamlSourceError, read_yaml
+
+__all__ = [
+    "CompiledRule",
+    "LoadResult",
+    "RuleError",
+    "RuleFileError",
+    "find_rule_files",
+    "load_rule_document",
+    "load_rule_file",
+    "load_rules",
+]
 
 RULE_SUFFIXES = (".yml", ".yaml")
 
@@ -62,43 +63,6 @@ SIGMA_KEYS = frozenset(
 )
 KNOWN_KEYS = SIGMA_KEYS | TRAILHOUND_KEYS
 
-# Encoding modifiers that turn a value into UTF-16 bytes: meaningful for Windows logs, never for
-# CloudTrail's JSON, so a rule using them could never fire.
-_MEANINGLESS_MODIFIERS = {
-    SigmaWideModifier: "wide",
-    SigmaUTF16Modifier: "utf16",
-    SigmaUTF16BEModifier: "utf16be",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class RuleError:
-    """A problem in a rule file, printed as `path:line: message` like a compiler's.
-
-    Warnings are problems that do not stop the rule from loading (`lint --strict` fails on them).
-    """
-
-    path: Path
-    line: int | None
-    message: str
-    warning: bool = False
-
-    def __str__(self) -> str:
-        kind = "warning: " if self.warning else ""
-        return f"{self.path}:{self.line or 1}: {kind}{self.message}"
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledRule:
-    """A rule ready to match: its metadata and its compiled condition."""
-
-    rule: Rule
-    condition: CompiledCondition
-
-    @property
-    def rule_id(self) -> str:
-        return self.rule.rule_id
-
 
 @dataclass
 class LoadResult:
@@ -108,14 +72,6 @@ class LoadResult:
     disabled: list[CompiledRule] = field(default_factory=list)
     errors: list[RuleError] = field(default_factory=list)
     files: int = 0
-
-
-class RuleFileError(Exception):
-    """A rule file that cannot be loaded; carries every error found in it."""
-
-    def __init__(self, errors: list[RuleError]) -> None:
-        super().__init__("; ".join(str(error) for error in errors))
-        self.errors = errors
 
 
 def find_rule_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -182,8 +138,8 @@ def load_rule_document(path: Path, document: YamlDocument) -> CompiledRule:
 
     keys = _validate_trailhound_keys(data, report)
     sigma_data = {key: value for key, value in data.items() if key in SIGMA_KEYS}
-    _check_logsource(sigma_data.get("logsource"), report)
-    _check_detection_items(sigma_data.get("detection"), report)
+    check_logsource(sigma_data.get("logsource"), report)
+    check_detection_items(sigma_data.get("detection"), report)
     if "level" not in sigma_data:
         report("missing 'level': it is the alert's severity (informational ... critical)")
     if errors:
@@ -242,116 +198,13 @@ def _validate_trailhound_keys(data: dict[str, Any], report: Any) -> TrailhoundKe
         return None
 
 
-def _check_logsource(logsource: Any, report: Any) -> None:
-    if not isinstance(logsource, dict):
-        report("missing 'logsource': expected {product: aws, service: cloudtrail}", "logsource")
-        return
-    product = str(logsource.get("product", "")).lower()
-    service = str(logsource.get("service", "")).lower()
-    if (product, service) != ("aws", "cloudtrail"):
-        report(
-            f"logsource is product={product or '?'} service={service or '?'}: trailhound only "
-            "matches AWS CloudTrail (product: aws, service: cloudtrail); rule not loaded",
-            "logsource",
-        )
-
-
-def _check_detection_items(detection: Any, report: Any) -> None:
-    """Reject what pySigma accepts but trailhound cannot honour, pointing at the exact key."""
-    if not isinstance(detection, dict):
-        return
-    for identifier, definition in detection.items():
-        if identifier == "condition":
-            continue
-        for key_path, key in _detection_keys(definition, (identifier,)):
-            if key is None:
-                report(
-                    f"detection '{identifier}': keyword searches (values without a field) are "
-                    "not supported on CloudTrail JSON; name the field, e.g. "
-                    "'userAgent|contains: value'",
-                    "detection",
-                    *key_path,
-                )
-                continue
-            field_name, *modifier_names = str(key).split("|")
-            for name in modifier_names:
-                modifier = modifier_mapping.get(name)
-                if modifier is None:
-                    hint = difflib.get_close_matches(name, sorted(modifier_mapping), n=1)
-                    suffix = f"; did you mean {hint[0]!r}?" if hint else ""
-                    report(f"unknown modifier {name!r} in {key!r}{suffix}", "detection", *key_path)
-                elif modifier in _MEANINGLESS_MODIFIERS:
-                    report(
-                        f"modifier {name!r} in {key!r} encodes values as UTF-16, which never "
-                        "occurs in CloudTrail JSON: remove it",
-                        "detection",
-                        *key_path,
-                    )
-                elif modifier is SigmaExpandModifier:
-                    report(
-                        f"modifier 'expand' in {key!r}: placeholders are not supported; "
-                        "write the values into the rule or use a filter",
-                        "detection",
-                        *key_path,
-                    )
-            if not field_name and modifier_names:
-                report(
-                    f"{key!r} has modifiers but no field name: keyword searches are not supported",
-                    "detection",
-                    *key_path,
-                )
-            if "re" in modifier_names:
-                _check_regexes(key, _value_at(definition, key_path[1:]), key_path, report)
-
-
-def _check_regexes(key: str, value: Any, key_path: tuple[str | int, ...], report: Any) -> None:
-    """Compile `re` values on RE2 here, so a bad pattern points at its own line."""
-    # pySigma checks them too, but its error only names the detection, not the line.
-    patterns = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
-    for index, pattern in patterns:
-        if isinstance(pattern, dict | list) or pattern is None:
-            continue
-        try:
-            compile_regex(str(pattern))
-        except CompileError as error:
-            where = key_path if index is None else (*key_path, index)
-            report(
-                f"{key!r}: {error.message} (RE2 has no backreferences or lookaround)",
-                "detection",
-                *where,
-            )
-
-
-def _value_at(definition: Any, key_path: tuple[str | int, ...]) -> Any:
-    for step in key_path:
-        definition = definition[step]
-    return definition
-
-
-def _detection_keys(
-    definition: Any, key_path: tuple[str | int, ...]
-) -> Iterator[tuple[tuple[str | int, ...], str | None]]:
-    """Every field key of a detection definition (None for a keyword value) with its key path."""
-    if isinstance(definition, dict):
-        for key in definition:
-            yield (*key_path, key), str(key)
-    elif isinstance(definition, list):
-        for index, item in enumerate(definition):
-            if isinstance(item, dict | list):
-                yield from _detection_keys(item, (*key_path, index))
-            else:
-                yield (*key_path, index), None
-    else:
-        yield key_path, None
-
-
 def _detection_key_of_field(detection: Any, field_name: str | None) -> tuple[str | int, ...]:
     if not isinstance(detection, dict) or field_name is None:
         return ("detection",)
     for identifier, definition in detection.items():
         if identifier == "condition":
             continue
-        for key_path, key in _detection_keys(definition, (identifier,)):
+        for key_path, key in detection_keys(definition, (identifier,)):
             if key is not None and key.split("|")[0] == field_name:
                 return ("detection", *key_path)
     return ("detection",)

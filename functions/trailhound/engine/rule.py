@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from trailhound.engine.compiler import CompiledCondition
 from trailhound.engine.yamlsource import YamlDocument
 
 
@@ -87,3 +88,15 @@ class Rule:
     sigma: Any = field(default=None, repr=False, compare=False)
     # The parsed file with the line of every key, for checks that point at a line after loading.
     document: YamlDocument | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A rule ready to match: its metadata and its compiled condition."""
+
+    rule: Rule
+    condition: CompiledCondition
+
+    @property
+    def rule_id(self) -> str:
+        return self.rule.rule_id
