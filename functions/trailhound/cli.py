@@ -82,7 +82,7 @@ def _lint(args: argparse.Namespace) -> int:
         print(error)
     errors = len(report.errors) - report.warnings
     print(
-        f"{report.files} files, {report.rules} rules loaded, "
+        f"{report.files} files, {report.rules} rules and {report.filters} filters loaded, "
         f"{errors} errors, {report.warnings} warnings",
         file=sys.stderr,
     )

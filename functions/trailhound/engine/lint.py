@@ -23,6 +23,7 @@ _NAME_MODIFIERS = frozenset({"", "cased"})
 class LintReport:
     files: int = 0
     rules: int = 0
+    filters: int = 0
     errors: list[RuleError] = field(default_factory=list)
 
     @property
@@ -37,7 +38,7 @@ class LintReport:
 def lint(paths: Iterable[Path], catalogue: ApiCatalogue | None = None) -> LintReport:
     """Load every rule file under `paths` and check what loading alone cannot."""
     loaded = load_rules(paths)
-    report = LintReport(files=loaded.files, errors=list(loaded.errors))
+    report = LintReport(files=loaded.files, filters=len(loaded.filters), errors=list(loaded.errors))
     api = catalogue or load_catalogue()
     for compiled in [*loaded.rules, *loaded.disabled]:
         report.rules += 1

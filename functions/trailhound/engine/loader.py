@@ -19,6 +19,7 @@ from sigma.rule import SigmaRule
 
 from trailhound.engine.compiler import CompileError, compile_conditions
 from trailhound.engine.errors import RuleError, RuleFileError
+from trailhound.engine.filters import LoadedFilter, apply_filters, is_filter, load_filter_document
 from trailhound.engine.rule import TRAILHOUND_KEYS, CompiledRule, Rule, Severity, TrailhoundKeys
 from trailhound.engine.validation import check_detection_items, check_logsource, detection_keys
 from trailhound.engine.yamlsource import YamlDocument, YamlSourceError, read_yaml
@@ -71,6 +72,7 @@ class LoadResult:
     rules: list[CompiledRule] = field(default_factory=list)
     disabled: list[CompiledRule] = field(default_factory=list)
     errors: list[RuleError] = field(default_factory=list)
+    filters: list[LoadedFilter] = field(default_factory=list)
     files: int = 0
 
 
@@ -89,13 +91,21 @@ def find_rule_files(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 def load_rules(paths: Iterable[Path]) -> LoadResult:
-    """Load and compile every rule file under `paths`; duplicate ids are errors."""
+    """Load and compile every rule and filter file under `paths`; duplicate ids are errors."""
     result = LoadResult()
     first_seen: dict[str, Path] = {}
+    loaded: list[CompiledRule] = []
     for path in find_rule_files(paths):
         result.files += 1
         try:
-            compiled = load_rule_file(path)
+            document = read_yaml(path)
+            if is_filter(document):
+                result.filters.append(load_filter_document(path, document))
+                continue
+            compiled = load_rule_document(path, document)
+        except YamlSourceError as error:
+            result.errors.append(RuleError(path, error.line, error.message))
+            continue
         except RuleFileError as error:
             result.errors.extend(error.errors)
             continue
@@ -106,6 +116,10 @@ def load_rules(paths: Iterable[Path]) -> LoadResult:
             )
             continue
         first_seen[rule_id] = path
+        loaded.append(compiled)
+    filtered, filter_errors = apply_filters(loaded, result.filters)
+    result.errors.extend(filter_errors)
+    for compiled in filtered:
         (result.rules if compiled.rule.enabled else result.disabled).append(compiled)
     return result
 
@@ -213,8 +227,8 @@ def _detection_key_of_field(detection: Any, field_name: str | None) -> tuple[str
 def _unsupported_document(key: str) -> str:
     kinds = {
         "correlation": "Sigma correlation rules are not supported yet",
-        "filter": "this is a Sigma filter, not a rule; filters are not supported yet",
-        "rules": "this looks like a Sigma correlation or filter; not supported yet",
+        "filter": "this is a Sigma filter, not a rule: load it with the rules it applies to",
+        "rules": "this looks like a Sigma correlation or filter, not a rule",
         "action": "Sigma rule collections (action: global/reset/repeat) are not supported; "
         "write one complete rule per file",
     }

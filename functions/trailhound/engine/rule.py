@@ -84,6 +84,8 @@ class Rule:
     title_template: str | None = None
     enabled: bool = True
     tests: tuple[RuleTest, ...] = ()
+    # Ids of the Sigma filters (allowlists) folded into this rule's condition.
+    filters: tuple[str, ...] = ()
     # The pySigma rule object; typed loosely so modules that only read metadata need not import it.
     sigma: Any = field(default=None, repr=False, compare=False)
     # The parsed file with the line of every key, for checks that point at a line after loading.

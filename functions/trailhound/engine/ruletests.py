@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,7 +99,16 @@ def explain(compiled: CompiledRule, event: dict[str, Any]) -> str:
         try:
             condition = copy.deepcopy(detection).postprocess(detections)
             holds = compile_conditions([condition]).predicate(event)
-            verdicts.append(f"{name}: {'yes' if holds else 'no'}")
+            verdicts.append(f"{_readable(name)}: {'yes' if holds else 'no'}")
         except Exception as error:  # an explanation must not hide the failure it explains
-            verdicts.append(f"{name}: {type(error).__name__}")
+            verdicts.append(f"{_readable(name)}: {type(error).__name__}")
     return ", ".join(verdicts)
+
+
+def _readable(identifier: str) -> str:
+    """pySigma renames a filter's selections `_filt_<random>_<name>`; say `filter <name>`."""
+    match = _FILTER_IDENTIFIER.match(identifier)
+    return f"filter {match.group(1)}" if match else identifier
+
+
+_FILTER_IDENTIFIER = re.compile(r"^_filt_[a-z]+_(.+)$")
