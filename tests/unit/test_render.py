@@ -1,3 +1,4 @@
+import json
 import re
 import unicodedata
 from pathlib import Path
@@ -5,7 +6,13 @@ from typing import Any
 
 from trailhound.alerts import Alert, build_alert
 from trailhound.engine.rule import Rule, Severity
-from trailhound.render import SUBJECT_MAX_CHARS, render_subject, render_text
+from trailhound.render import (
+    SUBJECT_MAX_CHARS,
+    render_chat,
+    render_excerpt,
+    render_subject,
+    render_text,
+)
 
 TERMINATE_BY_ALICE: dict[str, Any] = {
     "eventVersion": "1.09",
@@ -160,12 +167,40 @@ def test_render_text_caps_the_resource_list() -> None:
     assert resources.endswith("(+9 more)")
 
 
-def test_render_text_ends_with_the_runbook_after_a_blank_line() -> None:
+def test_render_text_has_the_runbook_after_a_blank_line() -> None:
     runbook = "1. Check the instance owner.\n   - tags: Owner, Team\n\n2. Restore from AMI."
 
     text = render_text(make_alert(TERMINATE_BY_ALICE, runbook=runbook))
 
-    assert text.endswith("\n\nRunbook:\n" + runbook)
+    assert "\n\nRunbook:\n" + runbook + "\n\nEvent excerpt:\n" in text
+
+
+def test_render_text_ends_with_an_excerpt_of_the_event() -> None:
+    text = render_text(make_alert(TERMINATE_BY_ALICE))
+
+    excerpt = text.split("\n\nEvent excerpt:\n")[1]
+    assert "\n" not in excerpt
+    assert json.loads(excerpt) == {
+        "eventID": "450230d4-b39e-4a18-a6a0-d07a6e2105cb",
+        "readOnly": False,
+        "requestParameters": {"instancesSet": {"items": [{"instanceId": "i-0a1b2c3d4e5f60718"}]}},
+    }
+
+
+def test_render_text_has_no_excerpt_when_the_event_has_nothing_for_it() -> None:
+    assert "Event excerpt" not in render_text(make_alert({}))
+
+
+def test_excerpt_keeps_request_parameters_json_without_disguising_characters() -> None:
+    record = {
+        **TERMINATE_BY_ALICE,
+        "requestParameters": {"name": "a\nb\u202eexe.txt\u2028", "tag": "\x1b[2J"},
+    }
+
+    excerpt = render_excerpt(make_alert(record))
+
+    assert not CONTROL.search(excerpt) and "\u2028" not in excerpt
+    assert json.loads(excerpt)["requestParameters"] == {"name": "a\nbexe.txt", "tag": "\x1b[2J"}
 
 
 def test_render_text_strips_control_characters_from_event_values() -> None:
@@ -186,7 +221,7 @@ def test_render_text_strips_control_characters_from_event_values() -> None:
     assert fields["What"] == "ec2:Terminate Instances"
     assert fields["From"] == "203.0.113.66 · curl/8.5 Severity: LOW[2J"
     assert fields["Resources"] == "arn:aws:s3:::bucket Console: https://evil.example"
-    assert text.endswith("Runbook:\nStep one.[31m\nStep two.")
+    assert "Runbook:\nStep one.[31m\nStep two.\n\nEvent excerpt:\n{" in text
     assert [line.split(":")[0] for line in text.splitlines()[1:]] == [
         "Severity",
         "Who",
@@ -202,6 +237,9 @@ def test_render_text_strips_control_characters_from_event_values() -> None:
         "Runbook",
         "Step one.[31m",
         "Step two.",
+        "",
+        "Event excerpt",
+        '{"eventID"',
     ]
 
 
@@ -231,3 +269,173 @@ def test_subject_of_a_short_title_is_not_cut() -> None:
 
     assert render_subject(alert) == "[LOW] Deja vu"
     assert all(unicodedata.category(char)[0] != "C" for char in render_subject(alert))
+
+
+def test_chat_notification_has_the_chatbot_custom_notification_shape() -> None:
+    chat = render_chat(make_alert(TERMINATE_BY_ALICE, runbook="1. Check.\n2. Contain."))
+
+    assert chat["version"] == "1.0"
+    assert chat["source"] == "custom"
+    assert chat["content"]["textType"] == "client-markdown"
+    assert set(chat["content"]) == {"textType", "title", "description", "nextSteps", "keywords"}
+    assert set(chat["metadata"]) == {
+        "threadId",
+        "summary",
+        "eventType",
+        "relatedResources",
+        "additionalContext",
+    }
+    assert chat["content"]["title"] == (
+        "EC2 instances terminated by arn:aws:iam::123456789012:user/alice"
+    )
+    assert chat["content"]["keywords"] == ["HIGH", "aws_ec2_terminate_instances"]
+    assert chat["metadata"]["summary"] == render_subject(make_alert(TERMINATE_BY_ALICE))
+    assert chat["metadata"]["relatedResources"] == [
+        "arn:aws:iam::123456789012:user/alice",
+        "i-0a1b2c3d4e5f60718",
+    ]
+    assert chat["metadata"]["additionalContext"] == {
+        "rule_id": "aws_ec2_terminate_instances",
+        "severity": "high",
+        "event_id": "450230d4-b39e-4a18-a6a0-d07a6e2105cb",
+        "event_name": "TerminateInstances",
+        "account_id": "123456789012",
+        "region": "us-east-1",
+        "principal_arn": "arn:aws:iam::123456789012:user/alice",
+        "access_key_id": "AKIAEXAMPLEKEYID0002",
+        "source_ip": "203.0.113.42",
+    }
+
+
+def test_chat_description_has_the_facts_in_code_spans_and_links_the_console() -> None:
+    lines = render_chat(make_alert(TERMINATE_BY_ALICE))["content"]["description"].splitlines()
+
+    assert lines[0] == "*Severity:* HIGH"
+    assert "*Who:* `alice (IAMUser)`" in lines
+    assert "*What:* `ec2:TerminateInstances`" in lines
+    assert "*When:* `2024-07-30 21:31:21 UTC`" in lines
+    assert "*Where:* `account 123456789012 · us-east-1`" in lines
+    assert (
+        "<https://us-east-1.console.aws.amazon.com/cloudtrail/home?region=us-east-1"
+        "#/events/450230d4-b39e-4a18-a6a0-d07a6e2105cb|Open the event in the CloudTrail console>"
+    ) in lines
+    assert "*Rule:* `aws_ec2_terminate_instances`" in lines
+
+
+def test_chat_next_steps_are_the_runbook_items_without_their_markers() -> None:
+    runbook = (
+        "1. Check the owner,\n   then the ticket.\n   - tags: Owner\n\n2. Restore.\n- Tell them."
+    )
+
+    steps = render_chat(make_alert(TERMINATE_BY_ALICE, runbook=runbook))["content"]["nextSteps"]
+
+    assert steps == ["Check the owner, then the ticket. - tags: Owner", "Restore.", "Tell them."]
+
+
+def test_chat_runbook_paragraphs_are_steps_too() -> None:
+    runbook = "Call the owner.\nAsk about the change.\n\nRotate the keys."
+
+    steps = render_chat(make_alert(TERMINATE_BY_ALICE, runbook=runbook))["content"]["nextSteps"]
+
+    assert steps == ["Call the owner. Ask about the change.", "Rotate the keys."]
+
+
+def test_chat_escapes_mentions_links_and_formatting_in_event_values() -> None:
+    hostile = (
+        "<!channel> <@U024BE7LH> @here *bold* _it_ ~strike~ `code` "
+        "[click](https://evil.example/x) <https://evil.example|sign in>"
+    )
+    record = {
+        **TERMINATE_BY_ALICE,
+        "userAgent": hostile,
+        "userIdentity": {**TERMINATE_BY_ALICE["userIdentity"], "userName": hostile},
+        "requestParameters": {"bucketName": hostile},
+    }
+
+    chat = render_chat(make_alert(record, title_template="Call by {userAgent}"))
+
+    title = chat["content"]["title"]
+    assert title.startswith("Call by \u2039!channel\u203a \u2039\uff20U024BE7LH\u203a \uff20here")
+    for marker in ("<", ">", "@here", "*", "~", "`", "](", "://"):
+        assert marker not in title
+    description = chat["content"]["description"]
+    console_line = next(line for line in description.splitlines() if line.startswith("<https"))
+    rest = description.replace(console_line, "")
+    for marker in ("<", ">", "@here", "@U024"):
+        assert marker not in rest
+    # Each value stays inside one code span: no backtick from the value can close it early.
+    for line in rest.splitlines():
+        if line.startswith("*Who:*"):
+            assert line.count("`") == 2
+    everything = json.dumps(chat, ensure_ascii=False)
+    assert "<!channel>" not in everything and "<https://evil" not in everything
+
+
+def test_chat_keeps_email_addresses_and_underscores_inside_names() -> None:
+    record = {
+        **TERMINATE_BY_ALICE,
+        "userIdentity": {
+            **TERMINATE_BY_ALICE["userIdentity"],
+            "arn": "arn:aws:sts::123456789012:assumed-role/ci_deployer/alice@example.com",
+        },
+    }
+
+    chat = render_chat(make_alert(record))
+
+    assert chat["content"]["title"] == (
+        "EC2 instances terminated by "
+        "arn:aws:sts::123456789012:assumed-role/ci_deployer/alice@example.com"
+    )
+    assert (
+        "*ARN:* `arn:aws:sts::123456789012:assumed-role/ci_deployer/alice@example.com`"
+        in chat["content"]["description"]
+    )
+
+
+def test_chat_shows_a_console_url_it_did_not_build_as_text() -> None:
+    alert = make_alert(TERMINATE_BY_ALICE).model_copy(
+        update={"console_url": "https://evil.example/cloudtrail|click"}
+    )
+
+    description = render_chat(alert)["content"]["description"]
+
+    assert "*Console:* `https://evil.example/cloudtrail|click`" in description
+    assert "<https://evil" not in description
+
+
+def test_chat_threads_repeats_of_one_rule_and_principal() -> None:
+    first = render_chat(make_alert(TERMINATE_BY_ALICE))
+    again = render_chat(make_alert({**TERMINATE_BY_ALICE, "eventID": "another-event"}))
+    other_rule = render_chat(make_alert(TERMINATE_BY_ALICE, rule_id="other_rule"))
+    other_principal = render_chat(
+        make_alert({**TERMINATE_BY_ALICE, "userIdentity": ASSUMED_ROLE_IDENTITY})
+    )
+
+    thread = first["metadata"]["threadId"]
+    assert again["metadata"]["threadId"] == thread
+    assert other_rule["metadata"]["threadId"] != thread
+    assert other_principal["metadata"]["threadId"] != thread
+    assert first["id"] != again["id"]
+
+
+def test_chat_caps_long_values_and_lists() -> None:
+    resources = [{"ARN": f"arn:aws:s3:::bucket-{n}-" + "x" * 300} for n in range(15)]
+    record = {**TERMINATE_BY_ALICE, "resources": resources, "userAgent": "A" * 2000}
+    alert = make_alert(record, description="Why it matters. " * 400, tags=("t",) * 3)
+
+    chat = render_chat(alert)
+
+    assert len(chat["content"]["description"]) <= 3000
+    related = chat["metadata"]["relatedResources"]
+    assert len(related) == 10 and all(len(value) <= 200 for value in related)
+    assert chat["content"]["keywords"] == ["HIGH", "aws_ec2_terminate_instances", "t"]
+
+
+def test_chat_of_an_event_with_nothing_known_still_says_unknown() -> None:
+    chat = render_chat(make_alert({}))
+
+    description = chat["content"]["description"]
+    assert "*Who:* `unknown`" in description
+    assert "*When:* `unknown`" in description
+    assert chat["metadata"]["relatedResources"] == []
+    assert "None" not in json.dumps(chat)
