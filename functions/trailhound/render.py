@@ -137,6 +137,11 @@ def render_subject(alert: Alert) -> str:
     return _cut(_line(ascii_text), SUBJECT_MAX_CHARS, marker="...")
 
 
+def one_line(text: str | None) -> str:
+    """Attacker-controlled text as one line without control or disguising characters."""
+    return _line(text)
+
+
 def _summary(alert: Alert) -> list[tuple[str, str]]:
     """The labelled facts in reading order; a fact that is unknown is left out."""
     who, what, where = alert.who, alert.what, alert.where
