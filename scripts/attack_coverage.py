@@ -66,9 +66,20 @@ REASONS: dict[str, str] = {
         "Needs a threshold. GetParameters with decryption is how applications read their "
         "configuration; the attack is one principal reading every SecureString parameter."
     ),
+    "aws.defense-evasion.cloudtrail-event-selectors": (
+        "No rule yet. PutEventSelectors that narrows what the trail records is a single call a "
+        "rule can match; CIS 4.5's metric filter leaves it out."
+    ),
     "aws.defense-evasion.dns-delete-logs": (
         "No rule yet. DeleteResolverQueryLogConfig is a rare single call that a rule can match "
         "as it is."
+    ),
+    "aws.defense-evasion.vpc-remove-flow-logs": (
+        "No rule yet. DeleteFlowLogs is a rare single call a rule can match as it is."
+    ),
+    "aws.execution.ec2-user-data": (
+        "No rule yet. ModifyInstanceAttribute with a userData value replaces the script the "
+        "instance runs at its next boot; a rule can match it as it is."
     ),
     "aws.execution.ssm-send-command": (
         "Benign-looking single call. SendCommand is everyday fleet administration; what the "
@@ -78,6 +89,18 @@ REASONS: dict[str, str] = {
     "aws.execution.ssm-start-session": (
         "Benign-looking single call. StartSession is how administrators reach instances without "
         "SSH; a rule needs a baseline of who opens sessions to which instances."
+    ),
+    "aws.exfiltration.ec2-security-group-open-port-22-ingress": (
+        "No rule yet. AuthorizeSecurityGroupIngress opening port 22 to 0.0.0.0/0; a rule can "
+        "match the port and the range in requestParameters."
+    ),
+    "aws.exfiltration.ec2-share-ami": (
+        "No rule yet. ModifyImageAttribute adding a launch permission for another account (or "
+        "`all`) shares an AMI; a rule can match it as it is."
+    ),
+    "aws.exfiltration.ec2-share-ebs-snapshot": (
+        "No rule yet. ModifySnapshotAttribute adding a createVolumePermission for another "
+        "account (or `all`) shares a snapshot; a rule can match it as it is."
     ),
     "aws.exfiltration.rds-share-snapshot": (
         "No rule yet. ModifyDBSnapshotAttribute adding an account (or `all`) to the `restore` "
