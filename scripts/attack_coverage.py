@@ -234,8 +234,32 @@ def invictus_section(ours: list[CompiledRule], pack: list[CompiledRule]) -> list
     ]
     for title, rules in (("Our rules", ours), ("SigmaHQ pack", pack)):
         firings = replay(INVICTUS, rules)
-        lines += [f"### {title}", "", alert_table(firings, rules), ""]
+        lines += [
+            f"### {title}",
+            "",
+            on_call_summary(firings, rules),
+            "",
+            alert_table(firings, rules),
+            "",
+        ]
     return lines
+
+
+def levels_of(firings: list[Firing], rules: list[CompiledRule]) -> Counter[Severity]:
+    by_id = {rule.rule_id: rule for rule in rules}
+    return Counter(by_id[firing.rule_id].rule.severity for firing in firings)
+
+
+def on_call_summary(firings: list[Firing], rules: list[CompiledRule]) -> str:
+    """What reaches the person on call: the alerts worth acting on, apart from the context."""
+    levels = levels_of(firings, rules)
+    urgent = levels[Severity.CRITICAL] + levels[Severity.HIGH]
+    context = levels[Severity.LOW] + levels[Severity.INFORMATIONAL]
+    return (
+        f"{len(firings)} alerts: {urgent} critical or high (worth a look within the hour), "
+        f"{levels[Severity.MEDIUM]} medium, and {context} low or informational, which are "
+        "context for an investigation rather than a reason to look."
+    )
 
 
 def alert_table(firings: list[Firing], rules: list[CompiledRule]) -> str:
@@ -245,9 +269,7 @@ def alert_table(firings: list[Firing], rules: list[CompiledRule]) -> str:
         (rule_link(by_id[rule_id], DOCS), by_id[rule_id].rule.severity.value, str(count))
         for rule_id, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
-    by_level: defaultdict[Severity, int] = defaultdict(int)
-    for rule_id, count in counts.items():
-        by_level[by_id[rule_id].rule.severity] += count
+    by_level = levels_of(firings, rules)
     levels = ", ".join(
         f"{by_level[level]} {level.value}" for level in reversed(Severity) if by_level[level]
     )
