@@ -122,8 +122,8 @@ def render_catalogue() -> str:
         "",
         "# Rule catalogue",
         "",
-        f"{len(our_rules)} rules in `rules/` ({level_counts(our_rules)}), active in every "
-        f"deployment, and {len(pack_rules)} in the optional SigmaHQ pack (`packs/sigmahq/`, "
+        f"{len(our_rules)} rules in `rules/` ({level_counts(our_rules)}), loaded by default, "
+        f"and {len(pack_rules)} in the optional SigmaHQ pack (`packs/sigmahq/`, "
         "[how to enable it](../packs/sigmahq/README.md)). Levels are for the person on call: "
         "critical means wake someone up. MITRE ATT&CK techniques come from each rule's "
         "`attack.tNNNN` tags and link to their ATT&CK pages; controls come from its `cis.*` "
