@@ -1,0 +1,169 @@
+"""The Lambda function: a CloudWatch Logs subscription batch in, one SNS message per alert out.
+
+Decode, match and alert are the steps `trailhound replay` runs too (`sources`, `detection`);
+this module adds the settings, the once-per-environment rules and clients, and the logs and
+metrics an operator needs. A failure to publish fails the invocation, so Lambda retries the
+batch and finally hands it to the on-failure destination; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+
+from trailhound.detection import DetectionSummary, detect
+from trailhound.engine.loader import load_rules
+from trailhound.engine.ruleset import RuleSet
+from trailhound.settings import Settings, load_settings
+from trailhound.sinks import AlertLedger, DeliveryError, DeliveryReport, SnsPublisher, retry_config
+from trailhound.sources import CONTROL_MESSAGE, PayloadError, SubscriptionBatch, decode_subscription
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from trailhound.alerts import Alert
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+LOGGED_PER_KIND = 20
+"""Bad log lines and rule failures logged one by one per invocation; the metrics count all."""
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What an execution environment builds once: the rule set and the publisher."""
+
+    ruleset: RuleSet
+    publisher: SnsPublisher
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Decode the batch, match every record, publish each alert once."""
+    runtime = runtime_for(load_settings())
+    batch = _decode(event)
+    if batch.message_type == CONTROL_MESSAGE:
+        logger.info("CloudWatch Logs control message acknowledged", owner=batch.owner)
+        return {"messageType": batch.message_type, "events": 0, "alerts": 0}
+    summary = DetectionSummary()
+    alerts = list(detect(batch.items, runtime.ruleset, summary))
+    _report_detection(batch, summary)
+    report = _deliver(runtime.publisher, alerts, context)
+    return {
+        "messageType": batch.message_type,
+        "events": summary.events,
+        "alerts": len(alerts),
+        "published": len(report.published),
+        "alreadyDelivered": len(report.already_delivered),
+    }
+
+
+@functools.cache
+def runtime_for(settings: Settings) -> Runtime:
+    """Load the rules and make the clients, once per execution environment and settings.
+
+    A rule that fails to load is logged and counted and the others work; no rule at all is
+    an error, since a function that can never alert must not look healthy.
+    """
+    import boto3
+
+    paths = settings.rule_paths
+    loaded = load_rules(paths)
+    for error in loaded.errors:
+        logger.error("rule not loaded", rule_error=str(error), path=str(error.path))
+    metrics.add_metric(name="RuleLoadErrors", unit=MetricUnit.Count, value=len(loaded.errors))
+    if not loaded.rules:
+        raise RuntimeError(f"no rules loaded from {', '.join(map(str, paths))}")
+    logger.info("rules loaded", rules=len(loaded.rules), disabled=len(loaded.disabled))
+    ledger = AlertLedger(
+        settings.idempotency_table,
+        settings.idempotency_ttl_seconds,
+        boto3.client("dynamodb", config=retry_config()),
+    )
+    publisher = SnsPublisher(
+        boto3.client("sns", config=retry_config()), settings.alert_topic_arn, ledger=ledger
+    )
+    return Runtime(RuleSet(loaded.rules), publisher)
+
+
+def _decode(event: dict[str, Any]) -> SubscriptionBatch:
+    try:
+        batch = decode_subscription(event)
+    except PayloadError:
+        # Retrying cannot fix the payload, but failing hands it to the on-failure destination.
+        logger.exception("subscription payload not readable")
+        metrics.add_metric(name="ParseFailures", unit=MetricUnit.Count, value=1)
+        raise
+    logger.append_keys(log_group=batch.log_group, log_stream=batch.log_stream)
+    return batch
+
+
+def _report_detection(batch: SubscriptionBatch, summary: DetectionSummary) -> None:
+    metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=len(batch.items))
+    metrics.add_metric(name="ParseFailures", unit=MetricUnit.Count, value=len(summary.bad_inputs))
+    failures = summary.rule_failures + summary.alert_failures
+    metrics.add_metric(name="RuleFailures", unit=MetricUnit.Count, value=len(failures))
+    for bad in summary.bad_inputs[:LOGGED_PER_KIND]:
+        logger.warning(
+            "log event is not a CloudTrail record", location=bad.location, error=bad.message
+        )
+    for failure in failures[:LOGGED_PER_KIND]:
+        logger.error(
+            "rule failed on a record",
+            rule_id=failure.failure.rule_id,
+            location=failure.location,
+            error=failure.failure.error,
+        )
+    for rule_id, count in summary.alerts_by_rule.items():
+        with single_metric(
+            name="RuleMatches",
+            unit=MetricUnit.Count,
+            value=count,
+            namespace=metrics.namespace,
+            default_dimensions=metrics.default_dimensions,
+        ) as metric:
+            metric.add_dimension(name="rule_id", value=rule_id)
+
+
+def _deliver(
+    publisher: SnsPublisher, alerts: list[Alert], context: LambdaContext
+) -> DeliveryReport:
+    try:
+        report = publisher.publish(alerts, context.get_remaining_time_in_millis)
+    except DeliveryError as error:
+        _report_delivery(error.report)
+        raise
+    _report_delivery(report)
+    return report
+
+
+def _report_delivery(report: DeliveryReport) -> None:
+    metrics.add_metric(name="AlertsPublished", unit=MetricUnit.Count, value=len(report.published))
+    metrics.add_metric(
+        name="AlertsAlreadyDelivered", unit=MetricUnit.Count, value=len(report.already_delivered)
+    )
+    metrics.add_metric(name="PublishFailures", unit=MetricUnit.Count, value=len(report.failed))
+    for failure in report.failed:
+        logger.error(
+            "alert not published",
+            rule_id=failure.alert.rule_id,
+            event_id=failure.alert.event_id,
+            error=failure.reason,
+        )
+    for failure in report.unrecorded:
+        logger.warning(
+            "alert published but not recorded as delivered; a redelivery may repeat it",
+            rule_id=failure.alert.rule_id,
+            event_id=failure.alert.event_id,
+            error=failure.reason,
+        )
+    if report.shortened:
+        logger.info("alerts shortened to fit SNS's message size limit", alerts=report.shortened)

@@ -1,0 +1,78 @@
+"""The Lambda function's settings, from the environment variables the template sets.
+
+Validated when the handler runs, not at import, so a missing variable fails the invocation with
+a message naming it (and Lambda's retries keep the batch) instead of breaking the import.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# The partitions' prefixes: aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b, ...
+_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}", re.ASCII)
+
+DEFAULT_TTL_SECONDS = 6 * 60 * 60
+"""Lambda keeps retrying an asynchronous event for up to six hours, so a redelivery within that
+window must still find the alert's record."""
+
+
+class Settings(BaseSettings):
+    """What the handler needs to know: where to publish, where to remember, which rules to load."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    alert_topic_arn: str = Field(description="SNS topic that receives the alerts.")
+    idempotency_table: str = Field(
+        min_length=3, description="DynamoDB table of delivered alerts (powertools idempotency)."
+    )
+    idempotency_ttl_seconds: int = Field(default=DEFAULT_TTL_SECONDS, ge=60)
+    rules_paths: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("rules",),
+        description="Rule folders or files, comma-separated, relative to LAMBDA_TASK_ROOT.",
+    )
+    lambda_task_root: Path | None = None
+    powertools_service_name: str = Field(min_length=1)
+    powertools_metrics_namespace: str = Field(min_length=1)
+
+    @field_validator("alert_topic_arn")
+    @classmethod
+    def _topic_arn(cls, value: str) -> str:
+        if not _TOPIC_ARN.fullmatch(value):
+            raise ValueError(f"not an SNS topic ARN: {value!r}")
+        return value
+
+    @field_validator("rules_paths", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+            if not value:
+                raise ValueError("names no rule folder")
+        return value
+
+    @property
+    def rule_paths(self) -> list[Path]:
+        """The rule folders, relative ones found under the Lambda task root (or here)."""
+        root = self.lambda_task_root or Path.cwd()
+        return [root / path for path in self.rules_paths]
+
+
+class SettingsError(ValueError):
+    """An environment variable is missing or wrong; the message names each one."""
+
+
+def load_settings() -> Settings:
+    """Read and validate the settings, naming the environment variables at fault."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in detail['loc']).upper()}: {detail['msg']}"
+            for detail in error.errors()
+        )
+        raise SettingsError(f"invalid environment: {problems}") from None
