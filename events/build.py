@@ -26,6 +26,19 @@ CLOUDTRAIL = EVENTS / "cloudtrail"
 LOG_FILE = CLOUDTRAIL / "sample-log-file.json.gz"
 BATCH = EVENTS / "subscription" / "cloudtrail-batch.json"
 CONTROL = EVENTS / "subscription" / "control-message.json"
+MIXED = EVENTS / "edge-cases" / "mixed-batch.json"
+OVERSIZED = EVENTS / "edge-cases" / "oversized-event.json"
+MISSING_IDENTITY = EVENTS / "edge-cases" / "missing-identity.json"
+
+# Log lines that are not CloudTrail records, as a misconfigured subscription or a truncated
+# write would deliver them; each must be reported and the records around them still matched.
+GARBAGE_LINES = (
+    "not JSON at all",
+    '{"eventName": "TerminateInstances", "eventSource": "ec2.amazon',
+    "[1, 2, 3]",
+    '{"level": "info", "msg": "application log line in the trail\'s log group"}',
+)
+OVERSIZED_INSTANCES = 1000
 
 # What CloudWatch Logs sends when a subscription is created, to check that the destination works.
 CONTROL_PAYLOAD = {
@@ -57,7 +70,55 @@ def build() -> dict[Path, bytes]:
         LOG_FILE: gzip.compress(orjson.dumps({"Records": records}), mtime=0),
         BATCH: _json_file(encode_subscription(records)),
         CONTROL: _json_file(encode_payload(CONTROL_PAYLOAD)),
+        MIXED: _json_file(mixed_payload()),
+        OVERSIZED: _json_file(encode_subscription([oversized_record()])),
+        MISSING_IDENTITY: _json_file(encode_subscription(missing_identity_records())),
     }
+
+
+def sample(name: str) -> dict[str, Any]:
+    """One sample event from cloudtrail/, by file stem."""
+    record: dict[str, Any] = orjson.loads((CLOUDTRAIL / f"{name}.json").read_bytes())
+    return record
+
+
+def mixed_payload() -> dict[str, Any]:
+    """Two records with `GARBAGE_LINES` between them, in one DATA_MESSAGE."""
+    good = encode_subscription([sample("s3_delete_bucket"), sample("ec2_terminate_instances")])
+    payload = orjson.loads(gzip.decompress(base64.b64decode(good["awslogs"]["data"])))
+    first, last = payload["logEvents"]
+    garbage = [
+        {"id": str(int(first["id"]) + index), "timestamp": first["timestamp"], "message": line}
+        for index, line in enumerate(GARBAGE_LINES, 1)
+    ]
+    last["id"] = str(int(first["id"]) + len(garbage) + 1)
+    payload["logEvents"] = [first, *garbage, last]
+    return encode_payload(payload)
+
+
+def oversized_record() -> dict[str, Any]:
+    """TerminateInstances of 1,000 instances: about 200 KB, near CloudWatch Logs' 256 KB cap."""
+    record = sample("ec2_terminate_instances")
+    ids = [f"i-{number:017x}" for number in range(OVERSIZED_INSTANCES)]
+    record["requestParameters"] = {"instancesSet": {"items": [{"instanceId": i} for i in ids]}}
+    states = {"currentState": {"code": 32, "name": "shutting-down"}}
+    states["previousState"] = {"code": 16, "name": "running"}
+    record["responseElements"]["instancesSet"]["items"] = [
+        {"instanceId": instance_id, **states} for instance_id in ids
+    ]
+    record["eventID"] = "7d3b1c56-0c2e-4f8a-9a51-3c1f0e6b2a10"
+    return record
+
+
+def missing_identity_records() -> list[dict[str, Any]]:
+    """A bucket deleted by a record without userIdentity, instances terminated without an IP."""
+    no_identity = sample("s3_delete_bucket")
+    del no_identity["userIdentity"]
+    no_identity["eventID"] = "0b6f4a1e-5d7c-4e2b-8f3a-6c9d1e2f3a4b"
+    no_address = sample("ec2_terminate_instances")
+    del no_address["sourceIPAddress"]
+    no_address["eventID"] = "e2c4a6b8-1d3f-4a5b-9c7e-0f2a4b6c8d1e"
+    return [no_identity, no_address]
 
 
 def decoded(path: Path, data: bytes) -> bytes:

@@ -461,6 +461,9 @@ def test_generated_event_files_are_up_to_date() -> None:
     built = load_build_script().build()
     assert sorted(path.relative_to(EVENTS).as_posix() for path in built) == [
         "cloudtrail/sample-log-file.json.gz",
+        "edge-cases/missing-identity.json",
+        "edge-cases/mixed-batch.json",
+        "edge-cases/oversized-event.json",
         "subscription/cloudtrail-batch.json",
         "subscription/control-message.json",
     ]
