@@ -45,99 +45,29 @@ SETUP_CALLS = frozenset({"AssumeRole"})
 # SigmaHQ rules that fire on nearly every call of some kind, so their "detections" say little.
 CATCH_ALL_PACK_RULES = {"aws_sts_assumerole_misuse": "fires on every call made with a role session"}
 
-# Why a technique goes undetected, reviewed against its detonation log. Only the techniques no
-# rule of ours detects are printed; a technique without an entry is printed as unexplained.
-REASONS: dict[str, str] = {
+# Reviewed against each technique's detonation log: why a technique goes undetected, or, for one
+# that is detected, what part of it still goes unseen. An undetected technique without an entry
+# is printed as unexplained.
+NOTES: dict[str, str] = {
     "aws.credential-access.ec2-steal-instance-credentials": (
-        "Needs state. The theft happens on the instance; CloudTrail shows an SSM SendCommand and, "
-        "later, calls made with the instance role's credentials from outside AWS. Telling those "
-        "apart takes knowing where each instance's credentials are normally used (GuardDuty's "
+        "Detected at its first step only, the SendCommand that runs the theft on the instance. "
+        "The stolen credentials' later use from outside AWS goes unseen: telling it apart needs "
+        "state, where each instance's credentials are normally used (GuardDuty's "
         "InstanceCredentialExfiltration findings do this)."
     ),
-    "aws.credential-access.secretsmanager-batch-retrieve-secrets": (
-        "Needs a threshold. BatchGetSecretValue is how applications read their secrets; the "
-        "attack is one principal reading many secrets at once, which one event cannot show."
-    ),
     "aws.credential-access.secretsmanager-retrieve-secrets": (
-        "Needs a threshold. Twenty GetSecretValue calls in a few seconds by one principal; each "
-        "call alone looks like an application reading its secret."
+        "Detected because an IAM user, a person, read the secrets. The same twenty reads through "
+        "a role, as from a compromised workload, look like an application at work: that needs a "
+        "threshold."
     ),
     "aws.credential-access.ssm-retrieve-securestring-parameters": (
-        "Needs a threshold. GetParameters with decryption is how applications read their "
-        "configuration; the attack is one principal reading every SecureString parameter."
-    ),
-    "aws.defense-evasion.cloudtrail-event-selectors": (
-        "No rule yet. PutEventSelectors that narrows what the trail records is a single call a "
-        "rule can match; CIS 4.5's metric filter leaves it out."
-    ),
-    "aws.defense-evasion.dns-delete-logs": (
-        "No rule yet. DeleteResolverQueryLogConfig is a rare single call that a rule can match "
-        "as it is."
-    ),
-    "aws.defense-evasion.vpc-remove-flow-logs": (
-        "No rule yet. DeleteFlowLogs is a rare single call a rule can match as it is."
-    ),
-    "aws.execution.ec2-user-data": (
-        "No rule yet. ModifyInstanceAttribute with a userData value replaces the script the "
-        "instance runs at its next boot; a rule can match it as it is."
-    ),
-    "aws.execution.ssm-send-command": (
-        "Benign-looking single call. SendCommand is everyday fleet administration; what the "
-        "command does is hidden from CloudTrail, so a rule needs a baseline of who runs commands "
-        "where."
-    ),
-    "aws.execution.ssm-start-session": (
-        "Benign-looking single call. StartSession is how administrators reach instances without "
-        "SSH; a rule needs a baseline of who opens sessions to which instances."
-    ),
-    "aws.exfiltration.ec2-security-group-open-port-22-ingress": (
-        "No rule yet. AuthorizeSecurityGroupIngress opening port 22 to 0.0.0.0/0; a rule can "
-        "match the port and the range in requestParameters."
-    ),
-    "aws.exfiltration.ec2-share-ami": (
-        "No rule yet. ModifyImageAttribute adding a launch permission for another account (or "
-        "`all`) shares an AMI; a rule can match it as it is."
-    ),
-    "aws.exfiltration.ec2-share-ebs-snapshot": (
-        "No rule yet. ModifySnapshotAttribute adding a createVolumePermission for another "
-        "account (or `all`) shares a snapshot; a rule can match it as it is."
-    ),
-    "aws.exfiltration.rds-share-snapshot": (
-        "No rule yet. ModifyDBSnapshotAttribute adding an account (or `all`) to the `restore` "
-        "attribute shares a database snapshot; a rule can match it as it is."
+        "Detected because an IAM user, a person, decrypted the parameters. The same reads "
+        "through a role look like an application reading its configuration: that needs a "
+        "threshold."
     ),
     "aws.impact.bedrock-invoke-model": (
-        "Needs a threshold or a baseline. InvokeModel is ordinary use; LLM hijacking shows as "
-        "volume, and as model agreements accepted by a principal that never used Bedrock."
-    ),
-    "aws.lateral-movement.ec2-instance-connect": (
-        "Benign-looking single call. SendSSHPublicKey is how EC2 Instance Connect works; a rule "
-        "needs a baseline of who connects to which instances."
-    ),
-    "aws.lateral-movement.ec2-serial-console-send-ssh-public-key": (
-        "No rule yet. EnableSerialConsoleAccess is a rare account-wide switch a rule can match; "
-        "SendSerialConsoleSSHPublicKey alone is ordinary use of the serial console."
-    ),
-    "aws.persistence.lambda-backdoor-function": (
-        "No rule yet. AddPermission with `Principal: *` makes a function invocable by anyone; a "
-        "rule needs to read the principal in requestParameters."
-    ),
-    "aws.persistence.lambda-layer-extension": (
-        "Benign-looking single call. Deployments attach layers with UpdateFunctionConfiguration "
-        "every day (here a layer of the same account); a rule needs to know which principals "
-        "deploy functions, which a Sigma filter can say for one environment."
-    ),
-    "aws.persistence.lambda-overwrite-code": (
-        "Benign-looking single call. UpdateFunctionCode is every deployment; a Sigma filter "
-        "naming the deploying roles turns it into a rule for one environment."
-    ),
-    "aws.persistence.rolesanywhere-create-trust-anchor": (
-        "No rule yet. CreateTrustAnchor lets certificates of an outside CA obtain AWS "
-        "credentials; it is rare and a rule can match it as it is."
-    ),
-    "aws.persistence.sts-federation-token": (
-        "Benign-looking single call. GetFederationToken gives a session that outlives the access "
-        "key that made it, but some tools still use it; a rule needs a baseline."
+        "Detected when model access is enabled. The InvokeModel calls themselves are not "
+        "alerted: telling abuse from ordinary use needs a baseline or a threshold."
     ),
 }
 
@@ -201,17 +131,24 @@ def stratus_section(
     pack_by_id = {rule.rule_id: rule for rule in pack}
     rows = []
     for technique in techniques:
-        reason = "" if technique.detected else REASONS.get(technique.name, "not yet explained")
+        fallback = "" if technique.detected else "not yet explained"
+        note = NOTES.get(technique.name, fallback)
         rows.append(
             (
                 f"`{technique.name}`",
                 "yes" if technique.detected else "**no**",
                 fired_cell(technique.ours, ours_by_id),
                 fired_cell(technique.pack, pack_by_id),
-                cell(reason),
+                cell(note),
             )
         )
-    header = ("technique", "detected", "our rules (event)", "SigmaHQ pack (event)", "why not")
+    header = (
+        "technique",
+        "detected",
+        "our rules (event)",
+        "SigmaHQ pack (event)",
+        "why not, or what goes unseen",
+    )
     return ["## Stratus Red Team techniques", "", table(header, rows), ""]
 
 
