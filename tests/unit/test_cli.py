@@ -63,8 +63,20 @@ def test_a_rule_that_does_not_load_counts_as_a_failure(
     assert out.splitlines()[-1] == "1 passed, 1 failed"
 
 
-def test_replay_prints_one_json_alert_per_line(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["replay", "--rules", str(RULES), "--format", "json", str(EVENTS / "subscription")])
+DESIGN_RULES = (
+    "ec2/ec2_instances_terminated.yml",
+    "s3/s3_bucket_deleted.yml",
+    "signin/signin_root_console_login.yml",
+)
+
+
+def test_replay_prints_one_json_alert_per_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in DESIGN_RULES:
+        (tmp_path / Path(name).name).write_bytes((RULES / name).read_bytes())
+    subscription = str(EVENTS / "subscription")
+    code = main(["replay", "--rules", str(tmp_path), "--format", "json", subscription])
     assert code == 0
     output = capsys.readouterr()
     alerts = [json.loads(line) for line in output.out.splitlines()]
