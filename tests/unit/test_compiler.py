@@ -275,9 +275,14 @@ def test_regex_outside_re2_is_a_compile_error(pattern: str) -> None:
         ("'2001:db8::/32'", "2001:db8:1::1", True),
         ("'2001:db8::/32'", "2001:db9::1", False),
         ("'2001:db8::/32'", "10.0.0.1", False),
+        ("10.0.0.0/8", "10.1.0.0/16", True),
+        ("10.0.0.0/8", "0.0.0.0/0", False),
+        ("0.0.0.0/0", "203.0.113.0/24", True),
+        ("0.0.0.0/0", "::/0", False),
+        ("10.0.0.0/8", "10.0.0.0/33", False),
     ],
 )
-def test_cidr_matches_addresses_inside_the_network(
+def test_cidr_matches_addresses_and_networks_inside_the_network(
     compile_rule: CompileRule, matches: Matches, network: str, address: str, expected: bool
 ) -> None:
     rule = single_field_rule(compile_rule, "sourceIPAddress|cidr", network)

@@ -521,7 +521,16 @@ def _cidr_matcher(value: SigmaCIDRExpression) -> ValueMatcher:
             # sourceIPAddress is often a service name (ec2.amazonaws.com): that is no match.
             return ipaddress.ip_address(candidate) in network
         except ValueError:
+            pass
+        if "/" not in candidate:
             return False
+        # Security group rules hold networks (cidrIp: 10.1.0.0/16): a network inside the rule's
+        # network matches.
+        try:
+            inside = ipaddress.ip_network(candidate, strict=False)
+        except ValueError:
+            return False
+        return inside.version == network.version and inside.subnet_of(network)  # type: ignore[arg-type]
 
     return matches
 
