@@ -52,6 +52,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     batch = _decode(event)
     if batch.message_type == CONTROL_MESSAGE:
         logger.info("CloudWatch Logs control message acknowledged", owner=batch.owner)
+        metrics.add_metric(name="ControlMessages", unit=MetricUnit.Count, value=1)
         return {"messageType": batch.message_type, "events": 0, "alerts": 0}
     summary = DetectionSummary()
     alerts = list(detect(batch.items, runtime.ruleset, summary))
@@ -113,13 +114,13 @@ def _report_detection(batch: SubscriptionBatch, summary: DetectionSummary) -> No
     metrics.add_metric(name="RuleFailures", unit=MetricUnit.Count, value=len(failures))
     for bad in summary.bad_inputs[:LOGGED_PER_KIND]:
         logger.warning(
-            "log event is not a CloudTrail record", location=bad.location, error=bad.message
+            "log event is not a CloudTrail record", log_event=bad.location, error=bad.message
         )
     for failure in failures[:LOGGED_PER_KIND]:
         logger.error(
             "rule failed on a record",
             rule_id=failure.failure.rule_id,
-            location=failure.location,
+            log_event=failure.location,
             error=failure.failure.error,
         )
     for rule_id, count in summary.alerts_by_rule.items():
