@@ -128,7 +128,7 @@ def test_rules_without_an_exact_requirement_are_always_candidates(
     assert ruleset.candidates({"eventName": "Anything", "eventSource": "x.amazonaws.com"}) == (
         rule,
     )
-    assert ruleset.match(matching).matched == [rule]
+    assert ruleset.match(matching).matched == (rule,)
 
 
 def test_or_of_selections_on_different_names_is_filed_under_each(named_rule: Any) -> None:
@@ -221,7 +221,7 @@ def test_a_rule_that_raises_is_reported_and_the_others_still_match(named_rule: A
         {"eventName": "StopLogging", "eventSource": "cloudtrail.amazonaws.com"}
     )
     assert ids(result.matched) == {"good", "also_good"}
-    assert result.failures == [RuleFailure("doomed", "RuntimeError: boom")]
+    assert result.failures == (RuleFailure("doomed", "RuntimeError: boom"),)
 
 
 def test_match_does_not_modify_the_record(named_rule: Any) -> None:
@@ -303,7 +303,7 @@ def test_index_matches_exactly_what_evaluating_every_rule_matches(
         for record in variants(original, turn):
             expected = [rule.rule_id for rule in many_rules if rule.condition.predicate(record)]
             result = ruleset.match(record)
-            assert result.failures == []
+            assert result.failures == ()
             assert sorted(rule.rule_id for rule in result.matched) == sorted(expected), record
             checked += 1
             fired += len(expected)

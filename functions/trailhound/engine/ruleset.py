@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from trailhound.engine.loader import CompiledRule
@@ -21,10 +21,13 @@ class RuleFailure:
     error: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class MatchResult:
-    matched: list[CompiledRule] = field(default_factory=list)
-    failures: list[RuleFailure] = field(default_factory=list)
+    matched: tuple[CompiledRule, ...] = ()
+    failures: tuple[RuleFailure, ...] = ()
+
+
+_NOTHING = MatchResult()
 
 
 class RuleSet:
@@ -82,13 +85,18 @@ class RuleSet:
 
     def match(self, record: Record) -> MatchResult:
         """Every rule that matches `record`; a rule that fails is reported, never fatal."""
-        result = MatchResult()
+        matched: list[CompiledRule] | None = None
+        failures: list[RuleFailure] | None = None
         for rule in self.candidates(record):
             try:
                 if rule.condition.predicate(record):
-                    result.matched.append(rule)
+                    if matched is None:
+                        matched = []
+                    matched.append(rule)
             except Exception as error:  # one rule must never blind the others
-                result.failures.append(
-                    RuleFailure(rule.rule_id, f"{type(error).__name__}: {error}")
-                )
-        return result
+                if failures is None:
+                    failures = []
+                failures.append(RuleFailure(rule.rule_id, f"{type(error).__name__}: {error}"))
+        if matched is None and failures is None:
+            return _NOTHING
+        return MatchResult(tuple(matched or ()), tuple(failures or ()))
