@@ -10,7 +10,9 @@ from typing import Any
 
 import boto3
 import pytest
-from lambda_stack import (
+from moto import mock_aws
+
+from integration.lambda_stack import (
     REGION,
     RULES,
     TABLE,
@@ -21,7 +23,6 @@ from lambda_stack import (
     Invoke,
     LambdaContext,
 )
-from moto import mock_aws
 
 
 @pytest.fixture

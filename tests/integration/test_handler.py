@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lambda_stack import (
+
+from integration.lambda_stack import (
     REPO,
     RULES,
     AlertStack,
@@ -20,7 +21,6 @@ from lambda_stack import (
     read_event,
     sample_record,
 )
-
 from trailhound.alerts import Alert
 from trailhound.detection import DetectionSummary, detect
 from trailhound.engine.loader import load_rules

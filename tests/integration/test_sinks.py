@@ -11,9 +11,9 @@ from urllib.parse import parse_qs
 import boto3
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
-from lambda_stack import REGION, TABLE, AlertStack, sample_record
 from moto.core.models import botocore_stubber
 
+from integration.lambda_stack import REGION, TABLE, AlertStack, sample_record
 from trailhound.alerts import Alert, build_alert
 from trailhound.engine.rule import Rule, Severity
 from trailhound.notifications import SNS_MAX_BYTES

@@ -1,0 +1,1 @@
+"""Integration tests: moto, real encodings, the whole path."""
