@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, TextIO
 from trailhound import __version__
 
 if TYPE_CHECKING:
+    from trailhound.alerts import Alert
     from trailhound.detection import DetectionSummary
+    from trailhound.sinks import SnsPublisher, StreamSink
     from trailhound.sources import SourceItem
 
 DEFAULT_RULES = Path("rules")
@@ -67,6 +69,19 @@ def _parser() -> argparse.ArgumentParser:
         help="rule file or folder (repeatable; default: rules/)",
     )
     replay.add_argument("--format", choices=("text", "json"), default="text")
+    replay.add_argument(
+        "--publish",
+        metavar="TOPIC_ARN",
+        help="also publish each alert to this SNS topic, as the Lambda does",
+    )
+    replay.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="SNS endpoint for --publish, e.g. http://127.0.0.1:5000 for moto server",
+    )
+    replay.add_argument(
+        "--region", metavar="REGION", help="Region for --publish (default: the topic's)"
+    )
     replay.set_defaults(run=_replay)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of rule files")
@@ -119,24 +134,82 @@ def _replay(args: argparse.Namespace) -> int:
     from trailhound.detection import DetectionSummary, detect
     from trailhound.engine.loader import load_rules
     from trailhound.engine.ruleset import RuleSet
-    from trailhound.render import render_text
+    from trailhound.sinks import StreamSink
     from trailhound.sources import read_inputs
 
+    publisher = _publisher(args) if args.publish else None
+    if publisher is None and (args.endpoint_url or args.region):
+        print("--endpoint-url and --region only go with --publish", file=sys.stderr)
+        return 2
     loaded = load_rules(args.rules or [DEFAULT_RULES])
     for error in loaded.errors:
         print(f"rule not loaded: {error}", file=sys.stderr)
     ruleset = RuleSet(loaded.rules)
     summary = DetectionSummary()
     items = _with_progress(read_inputs(args.inputs, stdin=sys.stdin.buffer), sys.stderr)
-    out = sys.stdout
-    for alert in detect(items, ruleset, summary):
-        if args.format == "json":
-            out.write(alert.to_json() + "\n")
-        else:
-            out.write(render_text(alert) + "\n\n" + "-" * 60 + "\n\n")
-    out.flush()
+    sink = StreamSink(sys.stdout, args.format)
+    alerts = _written(detect(items, ruleset, summary), sink)
+    published = True
+    if publisher is None:
+        for _ in alerts:
+            pass
+    else:
+        published = _publish(publisher, alerts, sys.stderr)
+    sys.stdout.flush()
     _print_summary(summary, len(ruleset.rules), sys.stderr)
-    return 1 if summary.bad_inputs or loaded.errors or summary.rule_failures else 0
+    failed = summary.bad_inputs or loaded.errors or summary.rule_failures or not published
+    return 1 if failed else 0
+
+
+def _written(alerts: Iterable[Alert], sink: StreamSink) -> Iterator[Alert]:
+    """Each alert, once the sink has written it, so printing and publishing keep pace."""
+    for alert in alerts:
+        sink.write(alert)
+        yield alert
+
+
+def _publisher(args: argparse.Namespace) -> SnsPublisher:
+    """The Lambda's publisher, without its ledger: one run publishes each alert once."""
+    from trailhound.sinks import SnsPublisher, retry_config, topic_region
+
+    try:
+        region = args.region or topic_region(args.publish)
+    except ValueError as error:
+        raise SystemExit(f"trailhound replay: --publish: {error}") from None
+    try:
+        import boto3
+    except ImportError:
+        raise SystemExit(
+            "trailhound replay --publish needs boto3: pip install 'trailhound[aws]'"
+        ) from None
+    client = boto3.client(
+        "sns", region_name=region, endpoint_url=args.endpoint_url, config=retry_config()
+    )
+    return SnsPublisher(client, args.publish)
+
+
+def _publish(publisher: SnsPublisher, alerts: Iterable[Alert], stream: TextIO) -> bool:
+    from trailhound.sinks import DeliveryError
+
+    try:
+        report = publisher.publish(alerts)
+    except DeliveryError as error:
+        report = error.report
+    for failure in report.failed:
+        print(
+            f"not published: {failure.alert.rule_id} on event {failure.alert.event_id}: "
+            f"{failure.reason}",
+            file=stream,
+        )
+    repeats = (
+        f", {len(report.already_delivered)} repeats skipped" if report.already_delivered else ""
+    )
+    print(
+        f"published {len(report.published)} alerts to {publisher.topic_arn}"
+        f"{repeats}, {len(report.failed)} failed",
+        file=stream,
+    )
+    return not report.failed
 
 
 def _with_progress(items: Iterable[SourceItem], stream: TextIO) -> Iterator[SourceItem]:

@@ -6,15 +6,13 @@ a message naming it (and Lambda's retries keep the batch) instead of breaking th
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-# The partitions' prefixes: aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b, ...
-_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}", re.ASCII)
+from trailhound.sinks import topic_region
 
 DEFAULT_TTL_SECONDS = 6 * 60 * 60
 """Lambda keeps retrying an asynchronous event for up to six hours, so a redelivery within that
@@ -42,8 +40,7 @@ class Settings(BaseSettings):
     @field_validator("alert_topic_arn")
     @classmethod
     def _topic_arn(cls, value: str) -> str:
-        if not _TOPIC_ARN.fullmatch(value):
-            raise ValueError(f"not an SNS topic ARN: {value!r}")
+        topic_region(value)
         return value
 
     @field_validator("rules_paths", mode="before")

@@ -13,6 +13,7 @@ ledger is built, so `trailhound replay` runs without them.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -43,6 +44,18 @@ CLAIM_MILLIS = 5 * 60 * 1000
 """How long a claim on an alert holds when the caller has no Lambda deadline to give."""
 
 LEDGER_KEY_PREFIX = "trailhound.alert"
+
+# arn:<partition>:sns:<region>:<account>:<name>; FIFO topics (.fifo) need message groups, which
+# alerts do not have.
+_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:([a-z0-9-]+):\d{12}:[A-Za-z0-9_-]{1,256}", re.ASCII)
+
+
+def topic_region(topic_arn: str) -> str:
+    """The Region of a standard SNS topic's ARN; ValueError for anything else."""
+    match = _TOPIC_ARN.fullmatch(topic_arn)
+    if match is None:
+        raise ValueError(f"not the ARN of a standard SNS topic: {topic_arn!r}")
+    return match.group(1)
 
 
 def retry_config() -> Config:
