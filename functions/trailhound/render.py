@@ -102,9 +102,10 @@ def render_chat(alert: Alert) -> dict[str, Any]:
     who = alert.who
     principal = who.arn or who.principal_id or who.user_name or UNKNOWN
     thread = hashlib.sha256(f"{alert.rule_id}\n{principal}".encode()).hexdigest()[:32]
-    chat: dict[str, Any] = {
-        "version": "1.0",
-        "source": "custom",
+    chat: dict[str, Any] = {"version": "1.0", "source": "custom"}
+    if alert.event_id:
+        chat["id"] = _chat_code(alert.dedup_key)
+    return chat | {
         "content": {
             "textType": "client-markdown",
             "title": _cut(_chat_text(alert.title), CHAT_TITLE_MAX_CHARS),
@@ -122,9 +123,6 @@ def render_chat(alert: Alert) -> dict[str, Any]:
             "additionalContext": _chat_context(alert),
         },
     }
-    if alert.event_id:
-        chat["id"] = _chat_code(alert.dedup_key)
-    return chat
 
 
 def render_subject(alert: Alert) -> str:
@@ -170,27 +168,37 @@ def _chat_description(alert: Alert) -> str:
         else:
             lines.append(f"*{label}:* `{_cut(_chat_code(value), CHAT_VALUE_MAX_CHARS)}`")
     lines.append(f"*Rule:* `{_chat_code(alert.rule_id)}`")
-    description = _block(alert.description)
+    description = _paragraphs(alert.description, keep_markers=True)
     if description:
-        lines += ["", description]
+        lines += ["", *description]
     return _cut("\n".join(lines), CHAT_DESCRIPTION_MAX_CHARS)
 
 
 def _chat_steps(runbook: str | None) -> list[str]:
     """The runbook's list items (or paragraphs) as separate steps, without their markers."""
-    steps: list[str] = []
-    new_step = True
-    for line in _block(runbook or "").split("\n"):
+    steps = _paragraphs(runbook or "", keep_markers=False)
+    return [_cut(step, CHAT_STEP_MAX_CHARS) for step in steps[:CHAT_STEPS_MAX]]
+
+
+def _paragraphs(text: str, *, keep_markers: bool) -> list[str]:
+    """Top-level list items and paragraphs, each unwrapped onto one line.
+
+    Rule texts are wrapped for the YAML file; chat wraps text itself, and a hard break in the
+    middle of a sentence looks like a mistake there.
+    """
+    items: list[str] = []
+    new_item = True
+    for line in _block(text).split("\n"):
         if not line.strip():
-            new_step = True
+            new_item = True
             continue
         marker = _LIST_MARKER.match(line)
-        if marker or new_step or not steps:
-            steps.append(line[marker.end() :] if marker else line.strip())
+        if marker or new_item:
+            items.append(line.strip() if keep_markers or not marker else line[marker.end() :])
         else:
-            steps[-1] += " " + line.strip()
-        new_step = False
-    return [_cut(step, CHAT_STEP_MAX_CHARS) for step in steps[:CHAT_STEPS_MAX]]
+            items[-1] += " " + line.strip()
+        new_item = False
+    return items
 
 
 def _chat_list(values: tuple[str | None, ...], limit: int) -> list[str]:

@@ -439,3 +439,15 @@ def test_chat_of_an_event_with_nothing_known_still_says_unknown() -> None:
     assert "*When:* `unknown`" in description
     assert chat["metadata"]["relatedResources"] == []
     assert "None" not in json.dumps(chat)
+
+
+def test_chat_description_ends_with_the_rules_description_unwrapped() -> None:
+    description = (
+        "Someone terminated\ninstances on purpose\nor not.\n\n- Check the owner\n  first.\n"
+    )
+
+    chat = render_chat(make_alert(TERMINATE_BY_ALICE, description=description))
+
+    assert chat["content"]["description"].endswith(
+        "\n\nSomeone terminated instances on purpose or not.\n- Check the owner first."
+    )
