@@ -2,16 +2,19 @@
 PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 export SAM_CLI_TELEMETRY := 0
 BIN := $(VENV)/bin
+ROOT := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
 
-.PHONY: install install-sam run test check lint-rules bench docs clean
+.PHONY: install install-sam install-checkov run test check check-template lint-rules bench docs build build-RulesLayer clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@$(MAKE) --no-print-directory install-sam
+	@$(MAKE) --no-print-directory install-checkov
 	@echo "installed: $(BIN)/trailhound"
 
 # aws-sam-cli pins boto3, click and cfn-lint: it gets an environment of its own.
@@ -19,6 +22,12 @@ install-sam:
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+
+# checkov pins dozens of libraries (boto3, networkx, ...): an environment of its own as well.
+install-checkov:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov
 
 run:
 	$(BIN)/trailhound replay events/subscription/
@@ -29,7 +38,7 @@ test: check
 	$(BIN)/trailhound test rules
 	$(BIN)/trailhound lint packs/sigmahq
 	$(BIN)/trailhound test packs/sigmahq
-	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
+	@$(MAKE) --no-print-directory check-template
 	$(BIN)/python -m pytest -q; status=$$?; [ $$status -eq 5 ] && echo "no tests collected" && exit 1; exit $$status
 
 check:
@@ -37,6 +46,25 @@ check:
 	$(BIN)/ruff check functions tests bench events scripts
 	$(BIN)/mypy
 	$(BIN)/mypy scripts
+
+# The Lambda package in .aws-sam/build, for arm64, without Docker (see scripts/sam_build.sh).
+build:
+	scripts/sam_build.sh
+	$(BIN)/python scripts/check_build.py
+
+# sam build runs this for the rules layer (BuildMethod: makefile in template.yaml), from a copy
+# of rules/ and with ARTIFACTS_DIR set: the layer's content is what the function finds in /opt.
+build-RulesLayer:
+	mkdir -p "$(ARTIFACTS_DIR)/rules" "$(ARTIFACTS_DIR)/packs"
+	cp -R "$(ROOT)rules/." "$(ARTIFACTS_DIR)/rules/"
+	cp -R "$(ROOT)packs/." "$(ARTIFACTS_DIR)/packs/"
+
+# The template: cfn-lint in every Region (do the resource types exist there), sam validate --lint
+# as sam users run it, and checkov's security checks (each skip has its reason in the template).
+check-template:
+	$(SAM_VENV)/bin/cfn-lint --regions ALL_REGIONS -- template.yaml
+	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation --file template.yaml
 
 bench:
 	$(BIN)/python bench/throughput.py
@@ -47,4 +75,4 @@ docs:
 	$(BIN)/python scripts/attack_coverage.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
