@@ -19,7 +19,14 @@ from trailhound.detection import DetectionSummary, detect
 from trailhound.engine.loader import load_rules
 from trailhound.engine.ruleset import RuleSet
 from trailhound.settings import Settings, load_settings
-from trailhound.sinks import AlertLedger, DeliveryError, DeliveryReport, SnsPublisher, retry_config
+from trailhound.sinks import (
+    AlertLedger,
+    DeliveryError,
+    DeliveryReport,
+    FailedAlert,
+    SnsPublisher,
+    retry_config,
+)
 from trailhound.sources import CONTROL_MESSAGE, PayloadError, SubscriptionBatch, decode_subscription
 
 if TYPE_CHECKING:
@@ -153,18 +160,19 @@ def _report_delivery(report: DeliveryReport) -> None:
     )
     metrics.add_metric(name="PublishFailures", unit=MetricUnit.Count, value=len(report.failed))
     for failure in report.failed:
-        logger.error(
-            "alert not published",
-            rule_id=failure.alert.rule_id,
-            event_id=failure.alert.event_id,
-            error=failure.reason,
-        )
+        logger.error("alert not published", extra=_keys(failure))
     for failure in report.unrecorded:
         logger.warning(
             "alert published but not recorded as delivered; a redelivery may repeat it",
-            rule_id=failure.alert.rule_id,
-            event_id=failure.alert.event_id,
-            error=failure.reason,
+            extra=_keys(failure),
         )
     if report.shortened:
         logger.info("alerts shortened to fit SNS's message size limit", alerts=report.shortened)
+
+
+def _keys(failure: FailedAlert) -> dict[str, str | None]:
+    return {
+        "rule_id": failure.alert.rule_id,
+        "event_id": failure.alert.event_id,
+        "error": failure.reason,
+    }
