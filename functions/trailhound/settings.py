@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = Field(default=DEFAULT_TTL_SECONDS, ge=60)
     rules_paths: Annotated[tuple[str, ...], NoDecode] = Field(
         default=("rules",),
-        description="Rule folders or files, comma-separated, relative to LAMBDA_TASK_ROOT.",
+        description="Rule folders or files, comma-separated: absolute, or under LAMBDA_TASK_ROOT.",
     )
     lambda_task_root: Path | None = None
     powertools_service_name: str = Field(min_length=1)
@@ -54,7 +54,7 @@ class Settings(BaseSettings):
 
     @property
     def rule_paths(self) -> list[Path]:
-        """The rule folders, relative ones found under the Lambda task root (or here)."""
+        """The rule folders; relative ones are found under the Lambda task root (or here)."""
         root = self.lambda_task_root or Path.cwd()
         return [root / path for path in self.rules_paths]
 
