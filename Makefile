@@ -7,7 +7,7 @@ export SAM_CLI_TELEMETRY := 0
 BIN := $(VENV)/bin
 ROOT := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
 
-.PHONY: install install-sam install-checkov run test check check-template lint-rules bench docs build build-RulesLayer clean
+.PHONY: install install-sam install-checkov run test e2e check check-template lint-rules bench docs build build-RulesLayer clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ test: check
 	$(BIN)/trailhound test packs/sigmahq
 	@$(MAKE) --no-print-directory check-template
 	$(BIN)/python -m pytest -q; status=$$?; [ $$status -eq 5 ] && echo "no tests collected" && exit 1; exit $$status
+
+# The stack end to end, without AWS: template.yaml translated and deployed to moto server,
+# CloudTrail events through the log group's subscription and the handler to SNS subscribers on
+# 127.0.0.1 (tests/integration/test_stack.py; make test runs it too).
+e2e:
+	$(BIN)/python -m pytest -q tests/integration/test_stack.py
 
 check:
 	$(BIN)/ruff format --check functions tests bench events scripts
