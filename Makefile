@@ -39,6 +39,7 @@ test: check
 	$(BIN)/trailhound lint packs/sigmahq
 	$(BIN)/trailhound test packs/sigmahq
 	@$(MAKE) --no-print-directory check-template
+	@$(MAKE) --no-print-directory build
 	$(BIN)/python -m pytest -q; status=$$?; [ $$status -eq 5 ] && echo "no tests collected" && exit 1; exit $$status
 
 # The stack end to end, without AWS: template.yaml translated and deployed to moto server,
