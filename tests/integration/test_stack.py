@@ -395,3 +395,25 @@ def test_alarms_on_the_pipeline_notify_the_alert_topic(stack: Stack) -> None:
     }
     for alarm in alarms:
         assert alarm["AlarmActions"] == [outputs["AlertTopicArn"]]
+
+
+def test_the_function_may_write_only_its_own_log_group(stack: Stack) -> None:
+    deployment = stack.deployment
+    function = deployment.client("lambda").get_function_configuration(
+        FunctionName=deployment.outputs()["AlertFunctionName"]
+    )
+    role = function["Role"].rsplit("/", 1)[1]
+    attached = deployment.client("iam").list_attached_role_policies(RoleName=role)
+    # moto keeps inline role policies as Python reprs, so they are read from the template.
+    statements = [
+        statement
+        for policy in deployment.properties("AlertFunctionRole")["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    log_writes = [s for s in statements if "logs:PutLogEvents" in s["Action"]]
+    own_logs = deployment.attribute("AlertFunctionLogGroup", "Arn")
+
+    assert function["Role"] == deployment.attribute("AlertFunctionRole", "Arn")
+    assert attached["AttachedPolicies"] == []
+    assert [statement["Resource"] for statement in log_writes] == [own_logs]
+    assert stack.log_group not in own_logs
