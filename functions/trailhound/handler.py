@@ -4,6 +4,9 @@ Decode, match and alert are the steps `trailhound replay` runs too (`sources`, `
 this module adds the settings, the once-per-environment rules and clients, and the logs and
 metrics an operator needs. A failure to publish fails the invocation, so Lambda retries the
 batch and finally hands it to the on-failure destination; nothing is dropped silently.
+
+No X-Ray SDK (powertools' Tracer): creating its recorder costs a cold start more than importing
+boto3 does, and Lambda's active tracing already records each invocation's segments.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
+from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
 from trailhound.detection import DetectionSummary, detect
@@ -36,7 +39,6 @@ if TYPE_CHECKING:
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
 
 LOGGED_PER_KIND = 20
 """Bad log lines and rule failures logged one by one per invocation; the metrics count all."""
@@ -52,7 +54,6 @@ class Runtime:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Decode the batch, match every record, publish each alert once."""
     runtime = runtime_for(load_settings())
