@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from trailhound.engine.ruletests import TestEventError, load_test_event
 from trailhound.engine.yamlsource import YamlDocument
 
 KeyPath = tuple[str | int, ...]
+
+MAX_UNKNOWN_NAMES = 20
 
 # Modifiers that keep a value an exact name (wildcards allowed): only those values are checked.
 _NAME_MODIFIERS = frozenset({"", "cased"})
@@ -49,7 +52,51 @@ def lint(paths: Iterable[Path], catalogue: ApiCatalogue | None = None) -> LintRe
 
 
 def _check_api_names(compiled: CompiledRule, api: ApiCatalogue) -> Iterator[RuleError]:
-    """eventName/eventSource values must exist in AWS's API catalogue: a typo never fires."""
+    """eventName/eventSource values must exist in AWS's API catalogue: a typo never fires.
+
+    The first `MAX_UNKNOWN_NAMES` get a message with a suggestion each; the rest are counted in
+    one, since a suggestion costs a search of the catalogue and a thousand typos need no more.
+    """
+    unknown = _unknown_names(compiled, api)
+    for found in islice(unknown, MAX_UNKNOWN_NAMES):
+        yield found.error(compiled)
+    more = sum(1 for _ in unknown)
+    if more:
+        yield RuleError(
+            compiled.rule.path,
+            1,
+            f"{more:,} more eventName/eventSource values unknown to botocore",
+            warning=True,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _UnknownName:
+    line: int | None
+    field_name: str
+    value: str
+    suggest: Callable[[str], str | None]
+    elsewhere: Callable[[], list[str]] | None = None
+
+    def error(self, compiled: CompiledRule) -> RuleError:
+        # A warning, not an error: botocore can lag behind a brand-new API, and a value
+        # CloudTrail never records only makes one selection dead. `lint --strict` fails on it.
+        field_name, value = self.field_name, self.value
+        hint = self.suggest(value)
+        elsewhere = self.elsewhere() if self.elsewhere is not None else None
+        message = (
+            f"{field_name} {value!r} is not an AWS API call or CloudTrail event known to botocore"
+        )
+        if elsewhere is not None:
+            message = f"{field_name} {value!r} is not an API of the rule's eventSource"
+        if hint and hint != value:
+            message += f"; did you mean {hint!r}?"
+        if elsewhere:
+            message += f" ({value} is an API of {', '.join(elsewhere[:3])})"
+        return RuleError(compiled.rule.path, self.line, message, warning=True)
+
+
+def _unknown_names(compiled: CompiledRule, api: ApiCatalogue) -> Iterator[_UnknownName]:
     document = compiled.rule.document
     if document is None:
         return
@@ -66,18 +113,17 @@ def _check_api_names(compiled: CompiledRule, api: ApiCatalogue) -> Iterator[Rule
                 for value in values:
                     if key.startswith("eventSource"):
                         if not api.knows_source(value):
-                            yield _unknown(compiled, line, "eventSource", value, api.suggest_source)
+                            yield _UnknownName(line, "eventSource", value, api.suggest_source)
                         continue
                     if _known_name(api, value, sources):
                         continue
                     source = sources[0] if len(sources) == 1 else None
-                    yield _unknown(
-                        compiled,
+                    yield _UnknownName(
                         line,
                         "eventName",
                         value,
                         partial(_suggest_name, api, source=source),
-                        elsewhere=_sources_of(api, value) if sources else None,
+                        partial(_sources_of, api, value) if sources else None,
                     )
 
 
@@ -99,27 +145,6 @@ def _sources_of(api: ApiCatalogue, name: str) -> list[str]:
 
 def _suggest_name(api: ApiCatalogue, name: str, source: str | None) -> str | None:
     return api.suggest_name(name, source)
-
-
-def _unknown(
-    compiled: CompiledRule,
-    line: int | None,
-    field_name: str,
-    value: str,
-    suggest: Callable[[str], str | None],
-    elsewhere: list[str] | None = None,
-) -> RuleError:
-    # A warning, not an error: botocore can lag behind a brand-new API, and a value CloudTrail
-    # never records only makes one selection dead. `lint --strict` fails on it all the same.
-    hint = suggest(value)
-    message = f"{field_name} {value!r} is not an AWS API call or CloudTrail event known to botocore"
-    if elsewhere is not None:
-        message = f"{field_name} {value!r} is not an API of the rule's eventSource"
-    if hint and hint != value:
-        message += f"; did you mean {hint!r}?"
-    if elsewhere:
-        message += f" ({value} is an API of {', '.join(elsewhere[:3])})"
-    return RuleError(compiled.rule.path, line, message, warning=True)
 
 
 def _check_test_events(compiled: CompiledRule) -> Iterator[RuleError]:

@@ -109,6 +109,10 @@ def load_rules(paths: Iterable[Path]) -> LoadResult:
         except RuleFileError as error:
             result.errors.extend(error.errors)
             continue
+        except Exception as error:  # whatever a file does to the parsers, the others still load
+            message = f"rule not loaded: {type(error).__name__}: {error}"
+            result.errors.append(RuleError(path, None, message[:500]))
+            continue
         rule_id = compiled.rule_id
         if rule_id in first_seen:
             result.errors.append(

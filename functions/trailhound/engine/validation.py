@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +26,17 @@ _MEANINGLESS_MODIFIERS = {
 }
 
 
+MAX_DETECTION_ITEMS = 5_000
+"""Selections, keys and values of one rule or filter: a few hundred is already a big rule, and
+loading costs time and memory per item, in the Lambda's cold start too."""
+
+MAX_CONDITION_CHARS = 4_096
+MAX_CONDITION_DEPTH = 32
+"""Brackets and `not`s, which pySigma's parser follows by recursion: a few hundred exhaust it."""
+
+_CONDITION_TOKEN = re.compile(r"[()]|[^\s()]+")
+
+
 def check_logsource(logsource: Any, report: Any) -> None:
     if not isinstance(logsource, dict):
         report("missing 'logsource': expected {product: aws, service: cloudtrail}", "logsource")
@@ -43,8 +55,17 @@ def check_detection_items(detection: Any, report: Any, section: str = "detection
     """Reject what pySigma accepts but trailhound cannot honour, pointing at the exact key."""
     if not isinstance(detection, dict):
         return
+    items = _count_items(detection)
+    if items > MAX_DETECTION_ITEMS:
+        report(
+            f"{section} has {items:,} selections, keys and values; a rule may have at most "
+            f"{MAX_DETECTION_ITEMS:,}: split it into several rules",
+            section,
+        )
+        return
     for identifier, definition in detection.items():
         if identifier == "condition":
+            _check_conditions(definition, report, section)
             continue
         for key_path, key in detection_keys(definition, (identifier,)):
             if key is None:
@@ -87,6 +108,55 @@ def check_detection_items(detection: Any, report: Any, section: str = "detection
                 _check_regexes(key, _value_at(definition, key_path[1:]), key_path, report, section)
 
 
+def _count_items(value: Any) -> int:
+    if isinstance(value, dict):
+        return max(1, sum(1 + _count_items(item) for item in value.values()))
+    if isinstance(value, list):
+        return max(1, sum(_count_items(item) for item in value))
+    return 1
+
+
+def _check_conditions(conditions: Any, report: Any, section: str) -> None:
+    """Bound what pySigma's recursive condition parser is given, with a clear reason."""
+    texts = conditions if isinstance(conditions, list) else [conditions]
+    strings = [text for text in texts if isinstance(text, str)]
+    length = sum(len(text) for text in strings)
+    if length > MAX_CONDITION_CHARS:
+        report(
+            f"condition is {length:,} characters long; at most {MAX_CONDITION_CHARS:,} are "
+            "allowed: use '1 of selection_*' or split the rule",
+            section,
+            "condition",
+        )
+        return
+    for text in strings:
+        depth = _condition_depth(text)
+        if depth > MAX_CONDITION_DEPTH:
+            report(
+                f"condition nests {depth} levels of brackets and 'not'; at most "
+                f"{MAX_CONDITION_DEPTH} are allowed",
+                section,
+                "condition",
+            )
+            return
+
+
+def _condition_depth(condition: str) -> int:
+    """An upper bound on the nesting: open brackets, plus every `not` inside them."""
+    deepest = 0
+    levels = [0]  # per open bracket: its depth, raised by each `not` met inside it
+    for part in _CONDITION_TOKEN.findall(condition):
+        if part == "(":
+            levels.append(levels[-1] + 1)
+        elif part == ")":
+            if len(levels) > 1:
+                levels.pop()
+        elif part.lower() == "not":
+            levels[-1] += 1
+        deepest = max(deepest, levels[-1])
+    return deepest
+
+
 def _check_regexes(
     key: str, value: Any, key_path: tuple[str | int, ...], report: Any, section: str
 ) -> None:
@@ -100,11 +170,10 @@ def _check_regexes(
             compile_regex(str(pattern))
         except CompileError as error:
             where = key_path if index is None else (*key_path, index)
-            report(
-                f"{key!r}: {error.message} (RE2 has no backreferences or lookaround)",
-                section,
-                *where,
-            )
+            # RE2 calls both "invalid perl operator" or "invalid escape sequence".
+            hint = "perl operator" in error.message or "escape sequence" in error.message
+            suffix = " (RE2 has no backreferences or lookaround)" if hint else ""
+            report(f"{key!r}: {error.message}{suffix}", section, *where)
 
 
 def _value_at(definition: Any, key_path: tuple[str | int, ...]) -> Any:

@@ -11,6 +11,9 @@ import yaml
 # A rule file is a page of YAML; anything far larger is a mistake or an attack on the loader.
 MAX_RULE_FILE_BYTES = 256 * 1024
 MAX_YAML_DEPTH = 32
+MAX_YAML_NODES = 20_000
+"""Values, keys and collections: generous for a rule with many inline test events, and a
+bound on the time and memory composing a small but dense file would take."""
 
 KeyPath = tuple[str | int, ...]
 
@@ -67,6 +70,7 @@ def parse_yaml(text: str) -> YamlDocument:
     """Parse YAML text into data plus a key-path → line map."""
     loader = _Loader(text)
     try:
+        _check_shape(text)
         node = loader.get_single_node()
         if node is None:
             raise YamlSourceError("file is empty: expected a Sigma rule", 1)
@@ -77,6 +81,11 @@ def parse_yaml(text: str) -> YamlDocument:
         raise YamlSourceError(_yaml_message(error), _mark_line(error)) from error
     except yaml.MarkedYAMLError as error:
         raise YamlSourceError(_yaml_message(error), _mark_line(error)) from error
+    except yaml.reader.ReaderError as error:
+        line = text[: error.position].count("\n") + 1
+        raise YamlSourceError(
+            f"invalid YAML: {error.reason} (#x{error.character:04x})", line
+        ) from error
     except yaml.YAMLError as error:
         raise YamlSourceError(f"invalid YAML: {error}") from error
     finally:
@@ -84,6 +93,43 @@ def parse_yaml(text: str) -> YamlDocument:
     if not isinstance(data, dict):
         raise YamlSourceError("a rule file must be a YAML mapping (key: value)", 1)
     return YamlDocument(data=data, lines=lines)
+
+
+def _check_shape(text: str) -> None:
+    """Refuse deep nesting and bulk from the parser's events, before anything recursive sees it.
+
+    libyaml's parser is iterative, but composing nodes recurses in C: a file of a hundred
+    thousand `[` would crash the process (and the Lambda with every other rule) there.
+    """
+    loader = _Loader(text)
+    try:
+        depth = nodes = 0
+        while True:
+            event: yaml.Event = loader.get_event()  # type: ignore[no-untyped-call]
+            if isinstance(event, yaml.NodeEvent):
+                nodes += 1
+                if nodes > MAX_YAML_NODES:
+                    raise YamlSourceError(
+                        f"file holds more than {MAX_YAML_NODES:,} YAML values: "
+                        "a rule file is a page, split it into several rules",
+                        _event_line(event),
+                    )
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH + 1:
+                    raise YamlSourceError(
+                        f"nesting deeper than {MAX_YAML_DEPTH} levels", _event_line(event)
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            elif isinstance(event, yaml.StreamEndEvent):
+                return
+    finally:
+        loader.dispose()
+
+
+def _event_line(event: yaml.Event) -> int | None:
+    return event.start_mark.line + 1 if event.start_mark is not None else None
 
 
 def _check_and_map(
