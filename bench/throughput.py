@@ -108,6 +108,28 @@ def match_cost(ruleset: RuleSet, records: list[dict[str, Any]], repeat: int) -> 
 
 def rule_sets(real: list[CompiledRule], folder: Path) -> dict[int, RuleSet]:
     """Rule sets of each size: real rules first, then seeded variants of the indexed ones."""
+    real, paths = _variants(real, folder, max(RULE_COUNTS))
+    variants = load_rules(paths)
+    if variants.errors:
+        raise SystemExit(f"variant rules failed to load: {variants.errors[:3]}")
+    everything = real + variants.rules
+    return {count: RuleSet(everything[:count]) for count in RULE_COUNTS}
+
+
+def write_rule_folder(real: list[CompiledRule], folder: Path, count: int) -> list[Path]:
+    """`count` rule files in `folder`, the same rules as `rule_sets` gives: real ones copied."""
+    real, paths = _variants(real, folder, count)
+    for rule in real[:count]:
+        path = folder / f"{rule.rule_id}.yml"
+        path.write_bytes(rule.rule.path.read_bytes())
+        paths.append(path)
+    return paths
+
+
+def _variants(
+    real: list[CompiledRule], folder: Path, count: int
+) -> tuple[list[CompiledRule], list[Path]]:
+    """The real rules in a seeded order, and files of variants to make up `count` rules."""
     catalogue = load_catalogue()
     services = sorted(
         (source, sorted(names))
@@ -120,7 +142,7 @@ def rule_sets(real: list[CompiledRule], folder: Path) -> dict[int, RuleSet]:
     real = rng.sample(real, k=len(real))
     indexed = [rule for rule in real if rule.condition.requirement is not None]
     paths = []
-    for number in range(max(RULE_COUNTS) - len(real)):
+    for number in range(max(0, count - len(real))):
         template = indexed[number % len(indexed)].rule.document
         assert template is not None
         data = copy.deepcopy(template.data)
@@ -130,11 +152,7 @@ def rule_sets(real: list[CompiledRule], folder: Path) -> dict[int, RuleSet]:
         path = folder / f"variant_{number:04d}.yml"
         path.write_text(yaml.safe_dump(data, sort_keys=False))
         paths.append(path)
-    variants = load_rules(paths)
-    if variants.errors:
-        raise SystemExit(f"variant rules failed to load: {variants.errors[:3]}")
-    everything = real + variants.rules
-    return {count: RuleSet(everything[:count]) for count in RULE_COUNTS}
+    return real, paths
 
 
 def _retarget(detection: Any, source: str, names: list[str]) -> None:

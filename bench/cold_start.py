@@ -1,0 +1,152 @@
+"""Cold start: a fresh Python importing the handler and loading 1,000 rules, next to `import boto3`.
+
+Run: .venv/bin/python bench/cold_start.py [--runs N] [--rules N]
+
+Each figure is the median wall time of --runs fresh interpreters, started one after the other in
+turns (so that a busy moment hits every command alike), after one unmeasured run of each to warm
+the bytecode cache and the page cache:
+
+- `python -c pass`: the interpreter alone;
+- `python -c "import boto3"`: the yardstick, what any Python Lambda function that calls AWS pays;
+- trailhound: `import trailhound.handler`, then load and index the rules as the handler does at
+  a cold start (`load_rules`, `RuleSet`): the rule pack and the SigmaHQ pack as shipped, and a
+  folder of 1,000 rule files (the real rules and the seeded variants of bench/throughput.py);
+- the whole cold start: the same, then the handler's settings and its SNS and DynamoDB clients
+  (`runtime_for`), with boto3 imported on the way.
+
+The last lines say where the time goes: the import and the rule loading measured inside the
+child, and the modules that take longest to import (python -X importtime).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from throughput import ROOT, write_rule_folder
+
+from trailhound.engine.loader import load_rules
+
+LOAD_RULES = """
+import json, sys, time
+start = time.perf_counter()
+import trailhound.handler
+imported = time.perf_counter()
+from pathlib import Path
+from trailhound.engine.loader import load_rules
+from trailhound.engine.ruleset import RuleSet
+loaded = load_rules([Path(path) for path in sys.argv[1:]])
+ruleset = RuleSet(loaded.rules)
+done = time.perf_counter()
+assert not loaded.errors, loaded.errors[:3]
+print(json.dumps({"rules": len(loaded.rules), "import": imported - start, "load": done - imported}))
+"""
+
+WHOLE_COLD_START = """
+import sys
+from trailhound import handler
+handler.runtime_for(handler.load_settings())
+"""
+
+
+def run(command: list[str], env: dict[str, str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command[:3])} failed:\n{done.stderr}")
+    return elapsed, done.stdout
+
+
+def import_time_by_package(command: list[str], env: dict[str, str]) -> list[tuple[str, int]]:
+    """Microseconds spent importing each top-level package's own modules (python -X importtime)."""
+    done = subprocess.run(
+        [command[0], "-X", "importtime", *command[1:]],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    totals: dict[str, int] = {}
+    for line in done.stderr.splitlines():
+        fields = line.removeprefix("import time:").split("|")
+        if not line.startswith("import time:") or not fields[0].strip().isdigit():
+            continue
+        # Self times add up to the whole import, so each package is charged only its own.
+        package = fields[2].strip().split(".")[0]
+        totals[package] = totals.get(package, 0) + int(fields[0])
+    return sorted(totals.items(), key=lambda item: -item[1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--rules", type=int, default=1000)
+    parser.add_argument("--sigma", type=Path, default=ROOT.parent / "shared" / "sigma" / "rules")
+    args = parser.parse_args()
+
+    python = sys.executable
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "functions"),
+        "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:trailhound-alerts",
+        "IDEMPOTENCY_TABLE": "trailhound-ledger",
+        "POWERTOOLS_SERVICE_NAME": "trailhound",
+        "POWERTOOLS_METRICS_NAMESPACE": "trailhound",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }
+    real = load_rules([ROOT / "rules", args.sigma]).rules
+    with tempfile.TemporaryDirectory() as folder:
+        paths = write_rule_folder(real, Path(folder), args.rules)
+        env["RULES_PATHS"] = folder
+        packs = [str(ROOT / "rules"), str(args.sigma)]
+        commands = {
+            "python -c pass": [python, "-c", "pass"],
+            'python -c "import boto3"': [python, "-c", "import boto3"],
+            f"handler + the shipped packs ({len(real)} rules)": [python, "-c", LOAD_RULES, *packs],
+            f"handler + {len(paths):,} rules": [python, "-c", LOAD_RULES, folder],
+            "  + settings, SNS and DynamoDB clients": [python, "-c", WHOLE_COLD_START],
+        }
+        times: dict[str, list[float]] = {label: [] for label in commands}
+        inside: list[dict[str, float]] = []
+        for command in commands.values():
+            run(command, env)
+        for _ in range(args.runs):
+            for label, command in commands.items():
+                elapsed, output = run(command, env)
+                times[label].append(elapsed)
+                if command[-1] == folder:
+                    inside.append(json.loads(output))
+        imports = import_time_by_package(commands[f"handler + {len(paths):,} rules"], env)
+
+    median = {label: statistics.median(values) for label, values in times.items()}
+    boto3 = median['python -c "import boto3"']
+    print(f"median of {args.runs} fresh interpreters each; Python {sys.version.split()[0]}\n")
+    print(f"{'command':<42}{'median s':>10}{'min s':>8}{'x boto3':>9}")
+    for label, values in times.items():
+        print(f"{label:<42}{median[label]:>10.3f}{min(values):>8.3f}{median[label] / boto3:>9.2f}")
+    imported = statistics.median(child["import"] for child in inside)
+    loaded = statistics.median(child["load"] for child in inside)
+    print(
+        f"\ninside the trailhound child (median): import {imported:.3f} s, "
+        f"load and index {inside[0]['rules']:,.0f} rules {loaded:.3f} s"
+    )
+    total = sum(micros for _package, micros in imports)
+    print(
+        f"importing the handler: {total / 1e6:.3f} s, of which (python -X importtime, self times):"
+    )
+    for package, micros in imports[:10]:
+        print(f"  {package:<28}{micros / 1e6:>7.3f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
