@@ -422,6 +422,33 @@ def test_fieldref_is_exact_not_contains(compile_rule: CompileRule, matches: Matc
     assert matches(rule, {"a": 22, "b": "22"})
 
 
+@pytest.mark.parametrize(
+    ("modifiers", "inside", "at_start", "at_end"),
+    [
+        ("fieldref|contains", True, True, True),
+        ("fieldref|startswith", False, True, False),
+        ("fieldref|endswith", False, False, True),
+    ],
+)
+def test_fieldref_with_contains_startswith_endswith(
+    compile_rule: CompileRule,
+    matches: Matches,
+    modifiers: str,
+    inside: bool,
+    at_start: bool,
+    at_end: bool,
+) -> None:
+    rule = single_field_rule(compile_rule, f"arn|{modifiers}", "userName")
+    user = "Alice"
+    assert (
+        matches(rule, {"arn": "arn:aws:iam::123456789012:user/alice-ops", "userName": user})
+        == inside
+    )
+    assert matches(rule, {"arn": "alice:ops", "userName": user}) == at_start
+    assert matches(rule, {"arn": "user/alice", "userName": user}) == at_end
+    assert not matches(rule, {"arn": "user/bob", "userName": user})
+
+
 def test_base64_matches_the_encoded_value(compile_rule: CompileRule, matches: Matches) -> None:
     rule = single_field_rule(compile_rule, "f|base64", "'curl http://x'")
     assert matches(rule, {"f": base64.b64encode(b"curl http://x").decode()})

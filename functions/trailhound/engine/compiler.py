@@ -575,8 +575,11 @@ def _exists_test(field: str) -> Predicate:
 def _field_reference_test(field: str, value: SigmaFieldReference) -> Predicate:
     read = field_reader(field)
     read_other = field_reader(value.field)
-    if value.starts_with:
-        relation: Callable[[str, str], bool] = str.startswith
+    # `fieldref|contains` sets both flags; `text.__contains__(other)` is `other in text`.
+    if value.starts_with and value.ends_with:
+        relation: Callable[[str, str], bool] = str.__contains__
+    elif value.starts_with:
+        relation = str.startswith
     elif value.ends_with:
         relation = str.endswith
     else:
