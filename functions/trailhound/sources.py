@@ -11,6 +11,7 @@ import base64
 import binascii
 import gzip
 import io
+import json
 import sys
 import time
 import zlib
@@ -76,7 +77,13 @@ def parse_record(text: str | bytes, location: str) -> SourceItem:
     try:
         record = orjson.loads(text)
     except orjson.JSONDecodeError as error:
-        return SourceError(location, f"not JSON: {error}")
+        # orjson refuses some JSON that Python reads: a lone surrogate (\ud800) that a user agent
+        # can carry into a record, a number beyond a double (1e400). One odd value must not
+        # take a record past the rules.
+        try:
+            record = json.loads(text)
+        except (ValueError, RecursionError):
+            return SourceError(location, f"not JSON: {error}")
     # orjson returns exact builtin types, so identity checks (cheaper than isinstance) suffice.
     if (
         type(record) is dict
