@@ -1,0 +1,198 @@
+"""trailhound against two other ways to evaluate the same Sigma rules on the same events.
+
+Run: .venv/bin/python bench/comparison.py [--corpus DIR] [--repeat N] [--batch N]
+
+The 57 SigmaHQ CloudTrail rules (packs/sigmahq) on the real corpus (../shared/corpus), in batches
+of 1,000 events given as JSON lines, as CloudWatch Logs delivers them once unpacked. Each figure is
+the best of --repeat passes over all batches, measured in this run:
+
+- trailhound: each line parsed (`sources.parse_record`), then `RuleSet.match`;
+- pySigma tree walk (bench/pysigma_evaluator.py): each line parsed with the same orjson, then
+  every rule's parsed condition tree walked for the event;
+- pysigma-backend-duckdb (bench/duckdb_evaluator.py, in .venv-bench): every rule converted to SQL
+  once, then per batch the lines loaded into DuckDB and one query for all rules.
+
+"matching only" times the Python evaluators on events already parsed. The last part lists every
+(event, rule) pair on which the three do not agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pysigma_evaluator import PySigmaEvaluator
+from throughput import ROOT, corpus_records
+
+from trailhound.engine.loader import load_rules
+from trailhound.engine.ruleset import RuleSet
+from trailhound.sources import SourceRecord, parse_record
+
+BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
+Match = tuple[str, str]
+"""(eventID, rule id)"""
+
+
+def trailhound_batch(ruleset: RuleSet) -> Callable[[str], set[Match]]:
+    def run(batch: str) -> set[Match]:
+        found = set()
+        for number, line in enumerate(batch.splitlines()):
+            item = parse_record(line, str(number))
+            if isinstance(item, SourceRecord):
+                for compiled in ruleset.match(item.record).matched:
+                    found.add((item.record["eventID"], compiled.rule_id))
+        return found
+
+    return run
+
+
+def walker_batch(evaluator: PySigmaEvaluator) -> Callable[[str], set[Match]]:
+    def run(batch: str) -> set[Match]:
+        found = set()
+        for line in batch.splitlines():
+            event = orjson.loads(line)
+            for rule_id in evaluator.match(event):
+                found.add((event["eventID"], rule_id))
+        return found
+
+    return run
+
+
+def best_pass(
+    run: Callable[[str], set[Match]], batches: list[str], repeat: int
+) -> tuple[float, set[Match]]:
+    best = float("inf")
+    found: set[Match] = set()
+    for _ in range(repeat):
+        start = time.perf_counter()
+        found = set().union(*(run(batch) for batch in batches))
+        best = min(best, time.perf_counter() - start)
+    return best, found
+
+
+def best_matching_only(
+    match: Callable[[dict[str, Any]], object], events: list[Any], repeat: int
+) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for event in events:
+            match(event)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def duckdb_pass(
+    rules: Path, batches: list[str], repeat: int
+) -> tuple[float, set[Match], dict[str, Any]] | None:
+    """Best pass of the DuckDB backend in its own environment, or None without .venv-bench."""
+    if not BENCH_PYTHON.exists():
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        files = []
+        for index, batch in enumerate(batches):
+            path = Path(folder) / f"batch_{index:03d}.jsonl"
+            path.write_text(batch, encoding="utf-8")
+            files.append(str(path))
+        script = str(ROOT / "bench" / "duckdb_evaluator.py")
+        done = subprocess.run(
+            [str(BENCH_PYTHON), script, str(rules), *files, f"--repeat={repeat}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if done.returncode:
+        raise SystemExit(f"duckdb_evaluator.py failed:\n{done.stderr}")
+    report: dict[str, Any] = json.loads(done.stdout)
+    found = {(event_id, rule) for event_id, rule in report["matches"]}
+    return min(report["passes"]), found, report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--rules", type=Path, default=ROOT / "packs" / "sigmahq")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N events")
+    args = parser.parse_args()
+
+    records = corpus_records(args.corpus)
+    if args.limit:
+        records = records[: args.limit]
+    lines = [orjson.dumps(record).decode() for record in records]
+    batches = [
+        "\n".join(lines[start : start + args.batch]) for start in range(0, len(lines), args.batch)
+    ]
+    paths = sorted(args.rules.glob("*.yml"))
+    loaded = load_rules(paths)
+    ruleset = RuleSet(loaded.rules)
+    evaluator = PySigmaEvaluator(paths)
+
+    print(
+        f"{len(records):,} real CloudTrail events in {len(batches)} batches of up to "
+        f"{args.batch:,}, {len(loaded.rules)} SigmaHQ rules; best of {args.repeat} passes; "
+        f"Python {sys.version.split()[0]}\n"
+    )
+    results: dict[str, tuple[float, set[Match]]] = {
+        "trailhound": best_pass(trailhound_batch(ruleset), batches, args.repeat),
+        "pySigma tree walk": best_pass(walker_batch(evaluator), batches, args.repeat),
+    }
+    duck = duckdb_pass(args.rules, batches, args.repeat)
+    if duck is not None:
+        seconds, found, report = duck
+        results[f"pysigma-backend-duckdb (DuckDB {report['duckdb']})"] = (seconds, found)
+
+    mine = results["trailhound"][0]
+    print(f"{'evaluator':<44}{'events/s':>11}{'us/event':>10}{'trailhound x':>14}{'matches':>9}")
+    for label, (seconds, found) in results.items():
+        rate = len(records) / seconds
+        print(
+            f"{label:<44}{rate:>11,.0f}{seconds / len(records) * 1e6:>10.1f}"
+            f"{seconds / mine:>14.1f}{len(found):>9}"
+        )
+    if duck is None:
+        print("pysigma-backend-duckdb: skipped, no .venv-bench (make install-bench)")
+    elif duck[2]["unconverted"]:
+        print(f"rules the DuckDB backend could not convert: {duck[2]['unconverted']}")
+
+    ours = best_matching_only(ruleset.match, records, args.repeat) / len(records) * 1e6
+    theirs = best_matching_only(evaluator.match, records, args.repeat) / len(records) * 1e6
+    print(
+        f"\nmatching only (events already parsed, or in DuckDB's table), us/event: "
+        f"trailhound {ours:.2f}, pySigma tree walk {theirs:.1f} ({theirs / ours:.0f}x)",
+        end="",
+    )
+    if duck is not None:
+        passes, loading = duck[2]["passes"], duck[2]["loading"]
+        best = passes.index(min(passes))
+        query = (passes[best] - loading[best]) / len(records) * 1e6
+        print(f", DuckDB query {query:.1f} ({query / ours:.0f}x)", end="")
+    print()
+
+    print("\ndisagreements (eventID, rule) against trailhound:")
+    reference = results["trailhound"][1]
+    quiet = True
+    for label, (_seconds, found) in list(results.items())[1:]:
+        for kind, pairs in (("only", found - reference), ("missing", reference - found)):
+            by_rule: dict[str, list[str]] = {}
+            for event_id, rule in sorted(pairs):
+                by_rule.setdefault(rule, []).append(event_id)
+            for rule, event_ids in sorted(by_rule.items()):
+                quiet = False
+                print(f"  {label}, {kind} {len(event_ids):>4}: {rule} (e.g. {event_ids[0]})")
+    if quiet:
+        print("  none")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
