@@ -17,6 +17,7 @@ import pytest
 
 from trailhound.sources import (
     CONTROL_MESSAGE,
+    ORJSON_MAX_CHARS,
     PayloadError,
     SourceError,
     SourceItem,
@@ -163,6 +164,20 @@ def test_decode_subscription_round_trips_encode_subscription() -> None:
         SourceRecord(records[1], "logEvent 8"),
         SourceRecord(records[2], "logEvent 9"),
     ]
+
+
+def test_a_payload_too_large_for_orjson_decodes_the_same() -> None:
+    padding = "x" * 4096
+    records = [record(userAgent=f"{index} {padding}") for index in range(ORJSON_MAX_CHARS // 4000)]
+    event = encode_subscription(records)
+    batch = decode_subscription(event)
+    assert len(gzip.decompress(base64.b64decode(event["awslogs"]["data"]))) > ORJSON_MAX_CHARS
+    assert records_of(batch.items) == records
+
+
+def test_a_payload_too_large_for_orjson_that_is_not_json_is_a_payload_error() -> None:
+    with pytest.raises(PayloadError, match=r"awslogs\.data: decompressed data is not JSON"):
+        decode_subscription(awslogs(b"{" + b" " * ORJSON_MAX_CHARS))
 
 
 def test_control_message_yields_no_records() -> None:
