@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
 CHECKOV_VENV := .venv-checkov
+BENCH_VENV := .venv-bench
 export SAM_CLI_TELEMETRY := 0
 BIN := $(VENV)/bin
 ROOT := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
 
-.PHONY: install install-sam install-checkov run test e2e check check-template lint-rules bench docs build build-RulesLayer clean
+.PHONY: install install-sam install-checkov install-bench run test e2e check check-template lint-rules bench docs build build-RulesLayer clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,13 @@ install-checkov:
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov
+
+# pysigma-backend-duckdb, the comparison in bench/comparison.py, requires pySigma below 2 and
+# trailhound runs on pySigma 2: the backend and DuckDB get an environment of their own.
+install-bench:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet pysigma-backend-duckdb duckdb
 
 run:
 	$(BIN)/trailhound replay events/subscription/
@@ -73,8 +81,12 @@ check-template:
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation --file template.yaml
 
+# Figures for the README's Performance section; not tests. comparison.py needs make install-bench.
 bench:
 	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/comparison.py
+	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/memory.py
 
 # Generated documents: the rule catalogue, the SigmaHQ overlap table, the attack coverage report.
 docs:
@@ -82,4 +94,4 @@ docs:
 	$(BIN)/python scripts/attack_coverage.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(BENCH_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
