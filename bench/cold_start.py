@@ -4,7 +4,7 @@ Run: .venv/bin/python bench/cold_start.py [--runs N] [--rules N]
 
 Each figure is the median wall time of --runs fresh interpreters, started one after the other in
 turns (so that a busy moment hits every command alike), after one unmeasured run of each to warm
-the bytecode cache and the page cache:
+the bytecode cache and the page cache (--warmup):
 
 - `python -c pass`: the interpreter alone;
 - `python -c "import boto3"`: the yardstick, what any Python Lambda function that calls AWS pays;
@@ -89,6 +89,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--rules", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=1, help="unmeasured runs of each first")
     parser.add_argument("--sigma", type=Path, default=ROOT.parent / "shared" / "sigma" / "rules")
     args = parser.parse_args()
 
@@ -117,8 +118,9 @@ def main() -> int:
         }
         times: dict[str, list[float]] = {label: [] for label in commands}
         inside: list[dict[str, float]] = []
-        for command in commands.values():
-            run(command, env)
+        for _ in range(args.warmup):
+            for command in commands.values():
+                run(command, env)
         for _ in range(args.runs):
             for label, command in commands.items():
                 elapsed, output = run(command, env)

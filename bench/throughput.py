@@ -106,14 +106,16 @@ def match_cost(ruleset: RuleSet, records: list[dict[str, Any]], repeat: int) -> 
     return best / len(records) * 1e6
 
 
-def rule_sets(real: list[CompiledRule], folder: Path) -> dict[int, RuleSet]:
+def rule_sets(
+    real: list[CompiledRule], folder: Path, counts: tuple[int, ...] = RULE_COUNTS
+) -> dict[int, RuleSet]:
     """Rule sets of each size: real rules first, then seeded variants of the indexed ones."""
-    real, paths = _variants(real, folder, max(RULE_COUNTS))
+    real, paths = _variants(real, folder, max(counts))
     variants = load_rules(paths)
     if variants.errors:
         raise SystemExit(f"variant rules failed to load: {variants.errors[:3]}")
     everything = real + variants.rules
-    return {count: RuleSet(everything[:count]) for count in RULE_COUNTS}
+    return {count: RuleSet(everything[:count]) for count in counts}
 
 
 def write_rule_folder(real: list[CompiledRule], folder: Path, count: int) -> list[Path]:
@@ -175,6 +177,12 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     parser.add_argument("--sigma", type=Path, default=ROOT.parent / "shared" / "sigma" / "rules")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--rule-counts",
+        type=lambda text: tuple(int(part) for part in text.split(",")),
+        default=RULE_COUNTS,
+        help="rule-set sizes, comma-separated (default 10,100,1000)",
+    )
     args = parser.parse_args()
     if not args.corpus.is_dir():
         print(f"corpus not found at {args.corpus}", file=sys.stderr)
@@ -184,7 +192,7 @@ def main() -> int:
     batches = payloads(records)
     real = load_rules([ROOT / "rules", args.sigma]).rules
     with tempfile.TemporaryDirectory() as folder:
-        sets = rule_sets(real, Path(folder))
+        sets = rule_sets(real, Path(folder), args.rule_counts)
 
     print(f"{len(records)} real CloudTrail events in {len(batches)} subscription payloads")
     print(f"best of {args.repeat} passes; Python {sys.version.split()[0]}\n")
@@ -212,7 +220,7 @@ def main() -> int:
             f"{label:<30}{rate:>10,.0f}{1e6 / rate:>10.1f}{rate / floor:>9.2f}"
             f"{per_match[count]:>10.2f}{len(ruleset.unindexed):>11}{alerts:>8}"
         )
-    low, high = RULE_COUNTS[0], RULE_COUNTS[-1]
+    low, high = args.rule_counts[0], args.rule_counts[-1]
     print(
         f"\nper-event cost, {high:,} vs {low} rules: {per_event[high] / per_event[low]:.2f}x "
         f"end to end, {per_match[high] / per_match[low]:.2f}x for matching alone"

@@ -1,0 +1,76 @@
+"""Each benchmark script runs to the end on a handful of events: the figures are not checked,
+only that the scripts still work with the code they measure."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = ["ec2_terminate_instances.json", "s3_delete_bucket.json", "s3_create_bucket.json"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A corpus of three sample events, one JSON line each."""
+    folder = tmp_path_factory.mktemp("corpus")
+    lines = [
+        json.dumps(json.loads((REPO / "events" / "cloudtrail" / name).read_text()))
+        for name in SAMPLES
+    ]
+    (folder / "samples.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def bench(script: str, *arguments: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / script), *arguments],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_throughput_compares_the_handler_path_with_the_decode_floor(corpus: Path) -> None:
+    output = bench(
+        "throughput.py",
+        f"--corpus={corpus}",
+        f"--sigma={REPO / 'packs' / 'sigmahq'}",
+        "--repeat=1",
+        "--rule-counts=10,200",
+    )
+    assert "3 real CloudTrail events" in output
+    assert "trailhound, 200 rules" in output
+
+
+def test_comparison_runs_the_three_evaluators_and_lists_disagreements(corpus: Path) -> None:
+    output = bench("comparison.py", f"--corpus={corpus}", "--repeat=1", "--batch=2")
+    assert "pySigma tree walk" in output
+    assert "disagreements" in output
+
+
+def test_cold_start_times_fresh_interpreters() -> None:
+    output = bench(
+        "cold_start.py",
+        "--runs=1",
+        "--warmup=0",
+        "--rules=200",
+        f"--sigma={REPO / 'packs' / 'sigmahq'}",
+    )
+    assert 'python -c "import boto3"' in output
+    assert "handler + 200 rules" in output
+
+
+def test_memory_measures_a_payload_and_prices_a_million_events(corpus: Path) -> None:
+    output = bench("memory.py", f"--corpus={corpus}", "--limit=20000")
+    assert "RSS peak" in output
+    assert "CloudWatch Logs ingestion" in output
