@@ -16,11 +16,13 @@ from typing import Any
 import orjson
 
 from trailhound.alerts import Alert
+from trailhound.redaction import redact, redact_text
 
 SUBJECT_MAX_CHARS = 99
 """SNS wants subjects "less than 100 characters long"."""
 
 LINE_VALUE_MAX_CHARS = 100
+FACT_MAX_CHARS = 300
 USER_AGENT_MAX_CHARS = 80
 ERROR_MESSAGE_MAX_CHARS = 100
 RESOURCES_SHOWN = 3
@@ -84,7 +86,7 @@ def render_excerpt(alert: Alert) -> str:
     fields = {
         "eventID": alert.event_id,
         "readOnly": what.read_only,
-        "requestParameters": what.request_parameters,
+        "requestParameters": redact(what.request_parameters),
     }
     excerpt = {key: value for key, value in fields.items() if value is not None}
     if not excerpt:
@@ -156,7 +158,8 @@ def _summary(alert: Alert) -> list[tuple[str, str]]:
         ("Where", _where(where.account_id, where.region)),
         ("Console", alert.console_url),
     ]
-    return [(label, _line(value)) for label, value in facts if value]
+    # Each fact one bounded line: an attacker's 2 KB user name or error code stays readable.
+    return [(label, _cut(_line(value), FACT_MAX_CHARS)) for label, value in facts if value]
 
 
 def _chat_description(alert: Alert) -> str:
@@ -282,10 +285,10 @@ def _yes_no(flag: bool) -> str:
 
 
 def _line(text: str | None) -> str:
-    """One line: whitespace runs become one space and control characters go."""
+    """One line: whitespace runs become one space, control characters and credentials go."""
     if not text:
         return ""
-    return " ".join(_CONTROL.sub("", _WHITESPACE.sub(" ", text)).split())
+    return redact_text(" ".join(_CONTROL.sub("", _WHITESPACE.sub(" ", text)).split()))
 
 
 def _block(text: str) -> str:

@@ -1,0 +1,84 @@
+"""Credentials out of alerts: an alert goes to inboxes and chat channels, a secret must not.
+
+CloudTrail hides most secrets itself (`HIDDEN_DUE_TO_SECURITY_REASONS`), but not those that an
+API takes in a free-form field, that a caller puts in a user agent, or that an error message
+quotes. Values under a key that names a secret are replaced whole; in any text, what has the
+shape of a credential (an AWS secret access key or session token, a private key, an
+`Authorization` header, a bearer token, a password in a URL) is replaced by `REDACTED`.
+Access key ids (AKIA..., ASIA...) are not secrets and stay: they say which key to disable.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+REDACTED = "REDACTED"
+
+_SECRET_KEY = re.compile(
+    r"passw(?:or)?d|secret|token|credential|private.?key|authorization|api.?key|signature",
+    re.IGNORECASE,
+)
+# Names of secrets are what the responder needs (secretId, secretArn, tokenName): not redacted.
+_NAMES_A_SECRET = re.compile(r"(?:id|ids|arn|arns|name|names)$", re.IGNORECASE)
+_SECRETS = re.compile(
+    "|".join(
+        (
+            # A private key block, or its start when the rest was cut off.
+            r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----)?",
+            # Authorization headers and bearer tokens, whatever the scheme.
+            r"(?i:authorization)\s*[:=]\s*\S+(?:\s+\S+)?",
+            r"(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}",
+            # key=value pairs whose key names a secret (password=..., aws_secret_access_key=...).
+            r"(?i:[a-z_.-]*(?:passw(?:or)?d|secret|token|api.?key)[a-z_]*)\s*[:=]\s*['\"]?[^\s'\",;&]+",
+            # A password in a URL: scheme://user:password@host.
+            r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)",
+            # STS session tokens (IQoJb3JpZ2lu..., FwoGZXIvYXdz...) and other long base64 runs.
+            r"(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz)[A-Za-z0-9/+=]{20,}",
+            # An AWS secret access key: 40 characters of base64 standing alone.
+            r"(?P<key>(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=]))",
+        )
+    ),
+    re.DOTALL,
+)
+_MAX_DEPTH = 64
+
+
+def redact_text(text: str) -> str:
+    """The text with anything shaped like a credential replaced."""
+    if len(text) < 8:
+        return text
+    return _SECRETS.sub(_replacement, text)
+
+
+def redact(value: Any, depth: int = 0) -> Any:
+    """A JSON value with secret-named keys' values and credential-shaped text replaced."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if depth >= _MAX_DEPTH:
+        return value
+    if isinstance(value, dict):
+        return {
+            key: REDACTED
+            if isinstance(key, str)
+            and _SECRET_KEY.search(key)
+            and not _NAMES_A_SECRET.search(key)
+            and item not in (None, "")
+            else redact(item, depth + 1)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(item, depth + 1) for item in value]
+    return value
+
+
+def _replacement(match: re.Match[str]) -> str:
+    found = match.group(0)
+    # Forty characters are a secret key only if random: a hex digest (sha1) or a word is not.
+    if match.lastgroup == "key" and not (
+        any(char.isdigit() for char in found)
+        and any(char.isupper() for char in found)
+        and any(char.islower() for char in found)
+    ):
+        return found
+    return REDACTED
