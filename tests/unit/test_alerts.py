@@ -1,13 +1,20 @@
 import copy
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, ValidationError
 
 from trailhound.alerts import (
+    _CONTROL,
+    _WHITESPACE,
     MAX_RESOURCES,
     REQUEST_PARAMETERS_MAX_BYTES,
     Alert,
@@ -618,3 +625,227 @@ def test_every_corpus_event_builds_an_alert() -> None:
         assert Alert.model_validate_json(alert.to_json()) == alert, where
         parameters = alert.what.request_parameters
         assert len(orjson.dumps(parameters)) <= REQUEST_PARAMETERS_MAX_BYTES, where
+
+
+# build_alert makes its models without validating the values again (they are sanitised to the
+# fields' types first); these tests hold it to what validation would have made.
+
+
+def field_types(value: Any) -> Any:
+    """Each value's type, all the way down, with each model's fields set, extra and private."""
+    if isinstance(value, BaseModel):
+        return (
+            type(value),
+            value.model_fields_set,
+            value.__pydantic_extra__,
+            value.__pydantic_private__,
+            [(name, field_types(item)) for name, item in value.__dict__.items()],
+        )
+    if isinstance(value, dict):
+        return [(type(key), key, field_types(item)) for key, item in value.items()]
+    if isinstance(value, list):
+        return [list, *map(field_types, value)]
+    return type(value)
+
+
+def assert_as_if_validated(alert: Alert) -> None:
+    validated = Alert.model_validate(alert.model_dump())
+
+    assert validated == alert
+    assert repr(validated) == repr(alert)
+    assert field_types(validated) == field_types(alert)
+    assert list(alert.__dict__) == list(Alert.model_fields)
+    assert Alert.model_validate_json(alert.to_json()) == alert
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        ROOT_CONSOLE_LOGIN,
+        ASSUMED_ROLE_TERMINATE,
+        IAM_USER_CREATE_KEY,
+        ACCESS_DENIED,
+        WRONG_TYPES,
+        {},
+    ],
+)
+def test_alert_is_the_one_validation_would_make(record: dict[str, Any]) -> None:
+    assert_as_if_validated(build_alert(make_rule("{eventName} by {userIdentity.arn}"), record))
+
+
+def test_every_corpus_alert_is_the_one_validation_would_make() -> None:
+    records = corpus_records()
+    if not records:
+        pytest.skip(f"no CloudTrail corpus at {CORPUS}")
+    rule = make_rule("{eventName} by {userIdentity.arn} on {resources.ARN} from {sourceIPAddress}")
+
+    for _where, record in records:
+        assert_as_if_validated(build_alert(rule, record))
+
+
+class Tagged(str):
+    """A str subclass, as a record built in Python rather than parsed from JSON may hold."""
+
+    def __str__(self) -> str:
+        return "not the value"
+
+
+def test_str_subclass_values_become_plain_strings() -> None:
+    identity = {**IAM_USER_CREATE_KEY["userIdentity"], "arn": Tagged("arn:aws:iam::1:user/x")}
+    record = {
+        **IAM_USER_CREATE_KEY,
+        "userIdentity": identity,
+        "eventName": Tagged("CreateAccessKey"),
+        "userAgent": Tagged("é" * 3000),
+        "requestParameters": {Tagged("userName"): Tagged("bob")},
+    }
+
+    alert = build_alert(make_rule(), record)
+
+    assert type(alert.who.arn) is str and alert.who.arn == "arn:aws:iam::1:user/x"
+    assert type(alert.what.event_name) is str and alert.what.event_name == "CreateAccessKey"
+    assert alert.who.user_agent == "é" * 2047 + "…"
+    assert alert.what.request_parameters == {"not the value": "bob"}
+    assert alert.what.resources == ["bob"]
+    assert_as_if_validated(alert)
+
+
+def test_rule_values_of_other_types_are_validated_as_before() -> None:
+    rule = make_rule(severity="critical", tags=["attack.t1078"], description="Root login.")
+
+    alert = build_alert(rule, ROOT_CONSOLE_LOGIN)
+
+    assert alert.severity is Severity.CRITICAL
+    assert alert.tags == ["attack.t1078"]
+    assert_as_if_validated(alert)
+    with pytest.raises(ValidationError):
+        build_alert(make_rule(tags=("attack", 1078)), ROOT_CONSOLE_LOGIN)
+
+
+def test_request_parameters_are_a_copy_of_the_records() -> None:
+    record = copy.deepcopy(ASSUMED_ROLE_TERMINATE)
+    alert = build_alert(make_rule(), record)
+
+    record["requestParameters"]["instancesSet"]["items"].append({"instanceId": "i-new"})
+    record["requestParameters"]["added"] = True
+
+    assert alert.what.request_parameters == ASSUMED_ROLE_TERMINATE["requestParameters"]
+
+
+def test_request_parameters_are_made_plain_json() -> None:
+    parameters = {
+        "tuple": ("a", 1),
+        "floats": [1.5, float("nan"), float("-inf")],
+        "ints": [2**64 - 1, 2**64, -(2**63), -(2**63) - 1],
+        "surrogate": "a\ud800b",
+        "keys": {1: "one", None: "none", "\udfff": "x"},
+        "other": {1, 2},
+        "deep": json.loads("[" * 40 + "]" * 40),
+    }
+    record = {**IAM_USER_CREATE_KEY, "requestParameters": parameters}
+
+    kept = build_alert(make_rule(), record).what.request_parameters
+
+    assert kept is not None
+    assert kept["tuple"] == ["a", 1]
+    assert kept["floats"] == [1.5, None, None]
+    assert kept["ints"] == [2**64 - 1, str(2**64), -(2**63), str(-(2**63) - 1)]
+    assert kept["surrogate"] == "a?b"
+    assert kept["keys"] == {"1": "one", "None": "none", "?": "x"}
+    assert kept["other"] == "<set>"
+    depth, inner = 0, kept["deep"]
+    while isinstance(inner, list) and inner:
+        depth, inner = depth + 1, inner[0]
+    assert (depth, inner) == (31, "…")
+
+
+def test_title_templates_are_filled_from_each_record() -> None:
+    rule = make_rule("{eventName}  from\t{sourceIPAddress}")
+
+    first = build_alert(rule, ROOT_CONSOLE_LOGIN).title
+    second = build_alert(rule, IAM_USER_CREATE_KEY).title
+
+    assert first == "ConsoleLogin from 203.0.113.7"
+    assert second == "CreateAccessKey from 203.0.113.42"
+    assert render_title(" Root \u202elogin\n ", ROOT_CONSOLE_LOGIN) == "Root login"
+    assert render_title("{a} {a.0} {a.b} {0}", MappingProxyType({"a": [{"b": 1}]})) == (
+        '{"b":1} {"b":1} 1 ?'
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["a  b", " a", "a ", "\u00ada", "\u2028", "\x85", "\ud800", "\u3000x", "é\u200b", "", "  "],
+)
+def test_title_values_are_cleaned_the_same_on_every_path(value: str) -> None:
+    record = {"v": value, "n": [value], "m": {"v": value}}
+
+    titles = {render_title(template, record) for template in ("<{v}>", "<{n}>", "<{m.v}>")}
+
+    cleaned = " ".join(_CONTROL.sub("", _WHITESPACE.sub(" ", value)).split()).replace("\ud800", "?")
+    assert titles == {f"<{cleaned or '?'}>"}
+
+
+def test_printable_text_has_nothing_for_the_line_cleaning_regexes() -> None:
+    # The fast paths skip the regexes for str.isprintable() text: it must hold no control or
+    # invisible characters, no whitespace but " " and no surrogates, in this Python's Unicode.
+    printable = "".join(char for char in map(chr, range(sys.maxunicode + 1)) if char.isprintable())
+
+    assert not _CONTROL.search(printable)
+    assert set(_WHITESPACE.findall(printable)) == {" "}
+    assert "".join(printable.split()) == printable.replace(" ", "")
+    assert len(printable.encode()) > len(printable)
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()
+    | st.text(max_size=20)
+    | st.sampled_from(["", " ", "\ud800", "a\nb", "\u202e", "x" * 2100, "Root", "AssumedRole"]),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+RECORD_KEYS = [
+    "userIdentity",
+    "eventTime",
+    "eventSource",
+    "eventName",
+    "awsRegion",
+    "sourceIPAddress",
+    "userAgent",
+    "requestParameters",
+    "resources",
+    "readOnly",
+    "errorCode",
+    "errorMessage",
+    "eventID",
+    "recipientAccountId",
+    "additionalEventData",
+]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            **dict.fromkeys(RECORD_KEYS, JSON_VALUES),
+            "userIdentity": st.fixed_dictionaries(
+                {},
+                optional=dict.fromkeys(
+                    ["type", "arn", "principalId", "accountId", "userName", "sessionContext"],
+                    JSON_VALUES,
+                ),
+            ),
+        },
+    )
+)
+def test_any_json_record_gives_the_alert_validation_would_make(record: dict[str, Any]) -> None:
+    alert = build_alert(make_rule("{userAgent} {requestParameters.a.0}"), record)
+
+    assert_as_if_validated(alert)
+    assert len(orjson.dumps(alert.what.request_parameters)) <= REQUEST_PARAMETERS_MAX_BYTES
