@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -10,9 +11,16 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import settings
 
 from trailhound.engine.loader import CompiledRule, load_rule_file
 from trailhound.engine.ruleset import RuleSet
+
+# The same examples on every run, so a test fails for the change that broke it, not for the
+# draw; `scripts/fuzz_handler.py` and HYPOTHESIS_PROFILE=explore search further afield.
+settings.register_profile("repeatable", derandomize=True, print_blob=True)
+settings.register_profile("explore", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 # Public rules and CloudTrail records shared between projects on this machine (see its README).
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -24,6 +24,7 @@ import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from trailhound.engine.rule import Rule, Severity
+from trailhound.redaction import may_hold_secret, redact, redact_text
 
 REQUEST_PARAMETERS_MAX_BYTES = 2048
 """Largest compact JSON size of `what.request_parameters`; bigger ones are shrunk to fit."""
@@ -154,6 +155,10 @@ def build_alert(rule: Rule, record: Mapping[str, Any]) -> Alert:
     if type(identity) is not dict:
         identity = _mapping(identity)
     texts: list[Any] = [*map(get, _RECORD_TEXT_KEYS), *map(identity.get, _IDENTITY_TEXT_KEYS)]
+    # Credentials go before anything is cut short: a cut can split one past recognising.
+    strings = [value for value in texts if type(value) is str]
+    if strings and may_hold_secret("\n".join(strings)):
+        texts = [redact_text(value) if isinstance(value, str) else value for value in texts]
     # Usually each is missing or a short ASCII string, which `_text` keeps as it is.
     for value in texts:
         if value is not None and (
@@ -237,6 +242,9 @@ def build_alert(rule: Rule, record: Mapping[str, Any]) -> Alert:
             ),
         },
     )
+    resources = what.resources
+    if resources and may_hold_secret("\n".join(resources)):
+        resources[:] = dict.fromkeys(map(redact_text, resources))
     where = _construct(
         Where, _WHERE_FIELDS, {"account_id": recipient_account_id or account_id, "region": region}
     )
@@ -287,6 +295,7 @@ def render_title(template: str, record: Mapping[str, Any]) -> str:
                 value = " ".join(value.split())
         else:
             value = _clean_line(_placeholder_value(value))
+        value = redact_text(value)  # Before the cut, which could split a credential.
         if len(value) > TITLE_VALUE_MAX_CHARS:
             value = value[: TITLE_VALUE_MAX_CHARS - 1] + ELLIPSIS
         title = title + (value or "?") + text
@@ -487,9 +496,9 @@ def _add_resource(unique: dict[str, None], value: Any) -> None:
         and value.isprintable()
         and " " not in value
     ):
-        unique[value] = None  # Already what the lines below would make of it.
+        unique[value] = None  # Already what the lines below would make of it; redacted later.
     else:
-        text = _text(value)
+        text = _text(redact_text(value) if isinstance(value, str) else value)
         if text:
             unique[_cap(_one_line(text), _RESOURCE_MAX_CHARS)] = None
 
@@ -504,7 +513,7 @@ def _truncate_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
     Shrinks long strings, long lists and deep parts step by step, and as a last resort keeps
     the start of the JSON text as one string.
     """
-    data = {
+    data: dict[str, Any] = {
         # The field is a dict[str, Any]: its keys are plain `str`, as validation makes them.
         (key if type(key) is str and key.isascii() else _top_key(key)): (
             item if type(item) is str and item.isascii() else _plain(item, 1)
@@ -512,6 +521,9 @@ def _truncate_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
         for key, item in parameters.items()
     }
     encoded = orjson.dumps(data)
+    if may_hold_secret(encoded.decode()):  # Keys too: a secret-named key's value goes whole.
+        data = redact(data)
+        encoded = orjson.dumps(data)
     if len(encoded) <= REQUEST_PARAMETERS_MAX_BYTES:
         return data
     for max_chars, max_items, max_depth in _SHRINK_PASSES:
@@ -650,7 +662,7 @@ def _compile_title(template: str) -> _CompiledTitle:
 def _render_title_slowly(template: str, record: Mapping[str, Any]) -> str:
     def substitute(match: re.Match[str]) -> str:
         value = _placeholder_value(_lookup(record, match.group(1)))
-        return _cap(_one_line(_utf8(value)), TITLE_VALUE_MAX_CHARS) or "?"
+        return _cap(redact_text(_one_line(_utf8(value))), TITLE_VALUE_MAX_CHARS) or "?"
 
     return _cap(_one_line(_utf8(_PLACEHOLDER.sub(substitute, template))), TITLE_MAX_CHARS)
 

@@ -1,0 +1,98 @@
+"""What has the shape of a credential leaves alert text; what names a resource stays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from trailhound.alerts import build_alert
+from trailhound.engine.rule import Rule, Severity
+from trailhound.redaction import _SECRETS, REDACTED, may_hold_secret, redact, redact_text
+
+SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+PRIVATE_KEY = (
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7EXAMPLE\n-----END RSA PRIVATE KEY-----"
+)
+
+
+def test_a_private_key_cut_before_its_end_is_redacted_to_the_end_of_the_text() -> None:
+    cut = PRIVATE_KEY[:-6]
+
+    assert redact_text(f"key {cut}") == f"key {REDACTED}"
+
+
+def test_a_secret_named_pair_keeps_its_name_and_loses_its_value() -> None:
+    text = "login failed: password=Hunter2Hunter2; aws_secret_access_key: " + SECRET_KEY
+
+    redacted = redact_text(text)
+
+    assert redacted == "login failed: password=REDACTED; aws_secret_access_key: REDACTED"
+
+
+def test_access_key_ids_arns_and_digests_are_not_secrets() -> None:
+    text = (
+        "AKIAIOSFODNN7EXAMPLE arn:aws:iam::123456789012:role/deploy "
+        "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+    )
+
+    assert redact_text(text) == text
+
+
+def test_values_under_secret_named_keys_go_whole_but_names_of_secrets_stay() -> None:
+    parameters = {"secretId": "prod/db", "secretString": "hunter2", "tokenName": "ci"}
+
+    assert redact(parameters) == {
+        "secretId": "prod/db",
+        "secretString": REDACTED,
+        "tokenName": "ci",
+    }
+
+
+PIECES = st.sampled_from(
+    [
+        "password=",
+        "Secret",
+        "TOKEN: ",
+        "api-key=",
+        "Bearer ",
+        "authorization:",
+        "https://u:p@h",
+        "-----BEGIN EC PRIVATE KEY-----",
+        "IQoJb3JpZ2lu",
+        "A1b2/C3d+" * 5,
+        "x",
+        " ",
+        "é",
+        "İ",
+        "\n",
+    ]
+)
+
+
+@given(st.lists(st.one_of(PIECES, st.text(max_size=12)), max_size=8).map("".join))
+def test_text_said_to_hold_no_secret_has_none_the_full_patterns_find(text: str) -> None:
+    if not may_hold_secret(text):
+        assert _SECRETS.search(text) is None
+
+
+def test_build_alert_redacts_before_cutting_long_values_short() -> None:
+    rule = Rule(
+        rule_id="probe",
+        path=Path("probe.yml"),
+        title="Probe",
+        severity=Severity.HIGH,
+        title_template="Bucket {requestParameters.bucketName}",
+    )
+    record = {
+        "eventID": "e1",
+        "userAgent": "a" * 2040 + " " + SECRET_KEY,
+        "requestParameters": {"bucketName": "b" * 80 + " " + PRIVATE_KEY},
+    }
+
+    alert = build_alert(rule, record)
+
+    sent = alert.to_json()
+    assert "K7MDENG" not in sent and "MIIEowIBAAKCAQEA7EXAMPLE" not in sent
+    assert alert.title.endswith(REDACTED)
