@@ -3,6 +3,10 @@
 Run `.venv/bin/python events/build.py` after adding or editing a file in events/cloudtrail/, and
 commit the result; `--check` only reports stale files and exits 1 if there are any.
 
+`subscription/corpus-batch.json` is built from real records in the shared corpus
+(`../shared/corpus/`, outside the repository); where the corpus is absent, that file is left as
+committed and only the others are built.
+
 The output depends only on the sample events (records sorted by eventTime, log event ids counted
 from a fixed start, timestamps taken from eventTime, gzip mtime 0), so a rebuild never drifts. A
 file is rewritten only when its decoded content changed: zlib builds may compress the same bytes
@@ -29,6 +33,21 @@ CONTROL = EVENTS / "subscription" / "control-message.json"
 MIXED = EVENTS / "edge-cases" / "mixed-batch.json"
 OVERSIZED = EVENTS / "edge-cases" / "oversized-event.json"
 MISSING_IDENTITY = EVENTS / "edge-cases" / "missing-identity.json"
+CORPUS_BATCH = EVENTS / "subscription" / "corpus-batch.json"
+STRATUS_RED_TEAM = EVENTS.parents[1] / "shared" / "corpus" / "stratus-red-team.jsonl"
+
+# Stratus Red Team detonations whose CloudTrail records make `CORPUS_BATCH`: an attacker blinds
+# the trail and the flow logs, shares a snapshot out, and leaves users, keys and tokens behind.
+# Every record each one logged is kept, the calls no rule fires on included.
+CORPUS_TECHNIQUES = (
+    "aws.defense-evasion.cloudtrail-event-selectors",
+    "aws.defense-evasion.cloudtrail-stop",
+    "aws.defense-evasion.vpc-remove-flow-logs",
+    "aws.exfiltration.ec2-share-ebs-snapshot",
+    "aws.persistence.iam-create-admin-user",
+    "aws.persistence.iam-create-user-login-profile",
+    "aws.persistence.sts-federation-token",
+)
 
 # Log lines that are not CloudTrail records, as a misconfigured subscription or a truncated
 # write would deliver them; each must be reported and the records around them still matched.
@@ -76,6 +95,23 @@ def build() -> dict[Path, bytes]:
     }
 
 
+def corpus_records() -> list[dict[str, Any]]:
+    """The records `CORPUS_TECHNIQUES` logged, unchanged, in eventTime order."""
+    records = []
+    for line in STRATUS_RED_TEAM.read_bytes().splitlines():
+        item = orjson.loads(line) if line.strip() else {}
+        if item.get("technique") in CORPUS_TECHNIQUES:
+            records.append(item["event"])
+    return sorted(records, key=lambda record: str(record["eventTime"]))
+
+
+def build_corpus() -> dict[Path, bytes]:
+    """The file built from the shared corpus, or nothing where the corpus is absent."""
+    if not STRATUS_RED_TEAM.is_file():
+        return {}
+    return {CORPUS_BATCH: _json_file(encode_subscription(corpus_records()))}
+
+
 def sample(name: str) -> dict[str, Any]:
     """One sample event from cloudtrail/, by file stem."""
     record: dict[str, Any] = orjson.loads((CLOUDTRAIL / f"{name}.json").read_bytes())
@@ -97,7 +133,7 @@ def mixed_payload() -> dict[str, Any]:
 
 
 def oversized_record() -> dict[str, Any]:
-    """TerminateInstances of 1,000 instances: about 200 KB, near CloudWatch Logs' 256 KB cap."""
+    """TerminateInstances of 1,000 instances: about 170 KB, under CloudWatch Logs' 256 KB cap."""
     record = sample("ec2_terminate_instances")
     ids = [f"i-{number:017x}" for number in range(OVERSIZED_INSTANCES)]
     record["requestParameters"] = {"instancesSet": {"items": [{"instanceId": i} for i in ids]}}
@@ -132,9 +168,11 @@ def decoded(path: Path, data: bytes) -> bytes:
 def main(argv: list[str]) -> int:
     """Write the generated files whose content changed; with --check, only list them."""
     check = "--check" in argv
+    if not STRATUS_RED_TEAM.is_file():
+        print(f"skipped: {CORPUS_BATCH.relative_to(EVENTS.parent)} ({STRATUS_RED_TEAM} is absent)")
     stale = {
         path: data
-        for path, data in build().items()
+        for path, data in {**build(), **build_corpus()}.items()
         if not path.exists() or decoded(path, path.read_bytes()) != decoded(path, data)
     }
     for path, data in stale.items():
