@@ -7,7 +7,7 @@ a message naming it (and Lambda's retries keep the batch) instead of breaking th
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -36,12 +36,20 @@ class Settings(BaseSettings):
     lambda_task_root: Path | None = None
     powertools_service_name: str = Field(min_length=1)
     powertools_metrics_namespace: str = Field(min_length=1)
+    powertools_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="The Logger's level; the template's LogLevel parameter."
+    )
 
     @field_validator("alert_topic_arn")
     @classmethod
     def _topic_arn(cls, value: str) -> str:
         topic_region(value)
         return value
+
+    @field_validator("powertools_log_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("rules_paths", mode="before")
     @classmethod

@@ -87,7 +87,7 @@ def test_replay_prints_one_json_alert_per_line(
         "signin_root_console_login",
     ]
     assert all(alert["who"]["arn"] and alert["event_time"] for alert in alerts)
-    assert "7 events read, 0 could not be parsed" in output.err
+    assert "19 events read, 0 could not be parsed" in output.err
     assert "2  signin_root_console_login" in output.err
 
 

@@ -55,6 +55,7 @@ def test_rule_paths_without_a_task_root_are_found_here(
         ("IDEMPOTENCY_TTL_SECONDS", "30", "IDEMPOTENCY_TTL_SECONDS: Input should be greater"),
         ("RULES_PATHS", " , ", "RULES_PATHS: Value error, names no rule folder"),
         ("POWERTOOLS_METRICS_NAMESPACE", "", "POWERTOOLS_METRICS_NAMESPACE: String should have"),
+        ("POWERTOOLS_LOG_LEVEL", "LOUD", "POWERTOOLS_LOG_LEVEL: Input should be 'DEBUG'"),
     ],
 )
 def test_a_wrong_variable_is_named_in_the_error(
@@ -73,3 +74,9 @@ def test_settings_are_read_when_asked_not_at_import(monkeypatch: pytest.MonkeyPa
         load_settings()
     monkeypatch.setenv("ALERT_TOPIC_ARN", TOPIC_ARN)
     assert Settings().alert_topic_arn == TOPIC_ARN
+
+
+def test_the_log_level_is_read_in_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "debug")
+
+    assert load_settings().powertools_log_level == "DEBUG"
