@@ -3,7 +3,7 @@
 Lambda cannot tell until an invocation that a package carries native libraries for the wrong
 CPU or Python (a builder that found no arm64 wheel falls back to the build machine's), nor that
 the rules are not where RULES_PATHS says. This looks: every shared library is an ELF file for
-the function's architecture and runtime, and the rule folders RULES_PATHS names (/opt is the
+the function's architecture and runtime, boto3 comes with any packaged botocore, and the rule folders RULES_PATHS names (/opt is the
 layers' content) load the same rules as the repository's.
 """
 
@@ -62,6 +62,9 @@ def _check_function(name: str, function: dict[str, Any]) -> list[str]:
         if "cpython-" in library.name and runtime_tag not in library.name:
             problems.append(f"{where}: built for another Python than {function['Runtime']}")
     print(f"{name}: {len(libraries)} native libraries checked for {architecture}, {runtime_tag}")
+    # A packaged botocore shadows the runtime's; the runtime's boto3 may not work with it.
+    if (code / "botocore").is_dir() and not (code / "boto3").is_dir():
+        problems.append(f"{name}: botocore is in the package without boto3")
     return problems
 
 

@@ -5,8 +5,9 @@ this module adds the settings, the once-per-environment rules and clients, and t
 metrics an operator needs. A failure to publish fails the invocation, so Lambda retries the
 batch and finally hands it to the on-failure destination; nothing is dropped silently.
 
-No X-Ray SDK (powertools' Tracer): creating its recorder costs a cold start more than importing
-boto3 does, and Lambda's active tracing already records each invocation's segments.
+Powertools' Tracer adds the rule loading and the delivery to Lambda's X-Ray trace as
+subsegments, and its botocore patch records each SNS and DynamoDB call; out of Lambda it
+records nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, single_metric
+from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
 from trailhound.detection import DetectionSummary, detect
@@ -39,9 +40,14 @@ if TYPE_CHECKING:
 
 logger = Logger()
 metrics = Metrics()
+tracer = Tracer()
 
 LOGGED_PER_KIND = 20
-"""Bad log lines and rule failures logged one by one per invocation; the metrics count all."""
+"""Bad log lines and rule failures logged one by one per invocation; the metrics count all, and
+one more line says how many were not logged and where (the first LISTED_NOT_LOGGED of them).
+"""
+LISTED_NOT_LOGGED = 1000
+"""Keeps that line well within CloudWatch Logs' 256 KB per log event."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +59,14 @@ class Runtime:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Decode the batch, match every record, publish each alert once."""
-    runtime = runtime_for(load_settings())
+    settings = load_settings()
+    # Metrics() read the namespace at import; the settings are what the template says now.
+    metrics.namespace = settings.powertools_metrics_namespace
+    runtime = runtime_for(settings)
     batch = _decode(event)
     if batch.message_type == CONTROL_MESSAGE:
         logger.info("CloudWatch Logs control message acknowledged", owner=batch.owner)
@@ -76,6 +86,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 
 @functools.cache
+@tracer.capture_method(capture_response=False)
 def runtime_for(settings: Settings) -> Runtime:
     """Load the rules and make the clients, once per execution environment and settings.
 
@@ -124,12 +135,30 @@ def _report_detection(batch: SubscriptionBatch, summary: DetectionSummary) -> No
         logger.warning(
             "log event is not a CloudTrail record", log_event=bad.location, error=bad.message
         )
+    if len(summary.bad_inputs) > LOGGED_PER_KIND:
+        logger.warning(
+            "more log events are not CloudTrail records; only the first were logged",
+            not_logged=len(summary.bad_inputs) - LOGGED_PER_KIND,
+            log_events=[
+                bad.location
+                for bad in summary.bad_inputs[LOGGED_PER_KIND : LOGGED_PER_KIND + LISTED_NOT_LOGGED]
+            ],
+        )
     for failure in failures[:LOGGED_PER_KIND]:
         logger.error(
             "rule failed on a record",
             rule_id=failure.failure.rule_id,
             log_event=failure.location,
             error=failure.failure.error,
+        )
+    if len(failures) > LOGGED_PER_KIND:
+        logger.error(
+            "rules failed on more records; only the first were logged",
+            not_logged=len(failures) - LOGGED_PER_KIND,
+            failures=[
+                f"{failure.failure.rule_id} on {failure.location}"
+                for failure in failures[LOGGED_PER_KIND : LOGGED_PER_KIND + LISTED_NOT_LOGGED]
+            ],
         )
     for rule_id, count in summary.alerts_by_rule.items():
         with single_metric(
@@ -142,6 +171,7 @@ def _report_detection(batch: SubscriptionBatch, summary: DetectionSummary) -> No
             metric.add_dimension(name="rule_id", value=rule_id)
 
 
+@tracer.capture_method(capture_response=False)
 def _deliver(
     publisher: SnsPublisher, alerts: list[Alert], context: LambdaContext
 ) -> DeliveryReport:
