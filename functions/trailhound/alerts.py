@@ -17,14 +17,14 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 from urllib.parse import quote
 
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from trailhound.engine.rule import Rule, Severity
-from trailhound.redaction import may_hold_secret, redact, redact_text
+from trailhound.redaction import may_hold_secret, may_hold_secret_in_json, redact, redact_text
 
 REQUEST_PARAMETERS_MAX_BYTES = 2048
 """Largest compact JSON size of `what.request_parameters`; bigger ones are shrunk to fit."""
@@ -146,8 +146,50 @@ class Alert(BaseModel):
         return self.model_dump_json()
 
 
-def build_alert(rule: Rule, record: Mapping[str, Any]) -> Alert:
-    """Describe a record that `rule` matched; never raises, whatever the record holds."""
+class RecordFacts(NamedTuple):
+    """What an alert says of its record, whichever rule matched: worked out once per record."""
+
+    event_id: str | None
+    event_time: datetime | None
+    who: Who
+    what: What
+    where: Where
+    console_url: str | None
+
+
+def build_alert(rule: Rule, record: Mapping[str, Any], facts: RecordFacts | None = None) -> Alert:
+    """Describe a record that `rule` matched; never raises, whatever the record holds.
+
+    `facts` are `record_facts(record)`, for a caller with several rules matching one record.
+    """
+    if type(record) is not dict and not isinstance(record, Mapping):
+        record = {}
+    if facts is None:
+        facts = record_facts(record)
+    tags = list(rule.tags)
+    values = {
+        "rule_id": rule.rule_id,
+        "title": render_title(rule.title_template or rule.title, record),
+        "severity": rule.severity,
+        "description": rule.description,
+        "runbook": rule.runbook,
+        "tags": tags,
+        "event_id": facts.event_id,
+        "event_time": facts.event_time,
+        "who": facts.who,
+        "what": facts.what,
+        "where": facts.where,
+        "console_url": facts.console_url,
+    }
+    # The rule's values are of their fields' types too, unless someone built a `Rule` by hand
+    # with others: validation then coerces or rejects them as it always has.
+    if _rule_is_typed(rule, tags):
+        return _construct(Alert, _ALERT_FIELDS, values)
+    return Alert(**values)
+
+
+def record_facts(record: Mapping[str, Any]) -> RecordFacts:
+    """Who, what, when and where of a record, typed and redacted; never raises."""
     if type(record) is not dict and not isinstance(record, Mapping):
         record = {}
     get = record.get
@@ -248,25 +290,14 @@ def build_alert(rule: Rule, record: Mapping[str, Any]) -> Alert:
     where = _construct(
         Where, _WHERE_FIELDS, {"account_id": recipient_account_id or account_id, "region": region}
     )
-    values = {
-        "rule_id": rule.rule_id,
-        "title": render_title(rule.title_template or rule.title, record),
-        "severity": rule.severity,
-        "description": rule.description,
-        "runbook": rule.runbook,
-        "tags": list(rule.tags),
-        "event_id": event_id,
-        "event_time": _parse_time(get("eventTime")),
-        "who": who,
-        "what": what,
-        "where": where,
-        "console_url": console_url(region, event_id),
-    }
-    # The rule's values are of their fields' types too, unless someone built a `Rule` by hand
-    # with others: validation then coerces or rejects them as it always has.
-    if _rule_is_typed(rule, values["tags"]):
-        return _construct(Alert, _ALERT_FIELDS, values)
-    return Alert(**values)
+    return RecordFacts(
+        event_id,
+        _parse_time(get("eventTime")),
+        who,
+        what,
+        where,
+        console_url(region, event_id),
+    )
 
 
 def render_title(template: str, record: Mapping[str, Any]) -> str:
@@ -521,7 +552,9 @@ def _truncate_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
         for key, item in parameters.items()
     }
     encoded = orjson.dumps(data)
-    if may_hold_secret(encoded.decode()):  # Keys too: a secret-named key's value goes whole.
+    if may_hold_secret_in_json(
+        encoded.decode()
+    ):  # Keys too: a secret-named key's value goes whole.
         data = redact(data)
         encoded = orjson.dumps(data)
     if len(encoded) <= REQUEST_PARAMETERS_MAX_BYTES:

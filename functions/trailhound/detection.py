@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from trailhound.alerts import Alert, build_alert
+from trailhound.alerts import Alert, RecordFacts, build_alert, record_facts
 from trailhound.engine.ruleset import RuleFailure, RuleSet
 from trailhound.sources import SourceError, SourceItem
 
@@ -49,9 +49,12 @@ def detect(
         result = ruleset.match(item.record)
         for failure in result.failures:
             summary.rule_failures.append(RuleFailureAt(item.location, failure))
+        facts: RecordFacts | None = None
         for compiled in result.matched:
             try:
-                alert = build_alert(compiled.rule, item.record)
+                if facts is None:
+                    facts = record_facts(item.record)
+                alert = build_alert(compiled.rule, item.record, facts)
             except Exception as error:  # recorded for the caller to fail loudly, never silent
                 summary.alert_failures.append(
                     RuleFailureAt(

@@ -44,40 +44,67 @@ _SECRETS = re.compile(
     re.DOTALL,
 )
 _MAX_DEPTH = 64
-# In lower case, what each pattern above (or a secret-named key) cannot match without: ASCII
-# text with none of these, and no run as long as a secret key, holds nothing to redact.
-_CLUES = (
-    "-----begin",
-    "authorization",
-    "bearer",
-    "passw",
-    "secret",
-    "token",
-    "api",
-    "credential",
-    "private",
-    "signature",
-    "://",
-    "iqojb3jpz2lu",
-    "fwogzxivyxdz",
-    "fqogzxivyxdz",
+# Cheap tests that every match of `_SECRETS` passes (false alarms only cost the full search).
+# In lower case, words a pattern needs as they are:
+_MARKERS = ("-----begin", "bearer", "iqojb3jpz2lu", "fwogzxivyxdz", "fqogzxivyxdz")
+# ... and words that need a name's tail and then ":" or "=" after them (api.?key: "key").
+_NAME_WORDS = ("passw", "secret", "token", "key", "authorization")
+_NAME_TAIL = re.compile(r"[a-z_]*\s*[:=]")
+_URL_PASSWORD = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
+# A secret key's characters made "x", "=" kept, all others " ": the key pattern's match, 40 of
+# them with neither more nor "=" on either side, is one substring test of the padded shape,
+# many times faster than a regular expression trying every start.
+_KEY_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+")
+_KEY_SHAPES = bytes(
+    ord("x") if byte in _KEY_CHARS else byte if byte == ord("=") else ord(" ")
+    for byte in range(256)
 )
-_KEY_RUN = re.compile(r"[A-Za-z0-9/+]{40}")
+_KEY_RUN = b" " + b"x" * 40 + b" "
+# In lower case, what a secret-named key contains (`_SECRET_KEY`).
+_KEY_WORDS = (
+    *("passw", "secret", "token", "credential", "private", "authorization", "api", "signature"),
+)
 
 
 def may_hold_secret(text: str) -> bool:
-    """False only if `redact_text` would leave the text as it is; a few times cheaper.
+    """False only if `redact_text` would leave the text as it is; many times cheaper.
 
-    Text with something to redact is rare, so most alerts pay for this test alone; it can
-    check a whole record's JSON (keys included) at once.
+    Text with something to redact is rare, so most alerts pay for this test alone. Several
+    values joined by newlines can be tested at once: a false alarm costs time, never a miss.
     """
     if not text.isascii():
         return True  # Case mappings outside ASCII can change length: no shortcut.
     lowered = text.lower()
-    for clue in _CLUES:
-        if clue in lowered:
+    for marker in _MARKERS:
+        if marker in lowered:
             return True
-    return _KEY_RUN.search(text) is not None
+    for word in _NAME_WORDS:
+        start = lowered.find(word)
+        while start != -1:
+            end = start + len(word)
+            if _NAME_TAIL.match(lowered, end):
+                return True
+            start = lowered.find(word, end)
+    if _URL_PASSWORD.search(text) is not None:
+        return True
+    return _KEY_RUN in b" " + text.encode().translate(_KEY_SHAPES) + b" "
+
+
+def may_hold_secret_in_json(encoded: str) -> bool:
+    """`may_hold_secret` for compact JSON text, where a key that names a secret counts too."""
+    if not encoded.isascii() or '\\"' in encoded:
+        return True  # An escaped quote could end a key early: no shortcut.
+    lowered = encoded.lower()
+    for word in _KEY_WORDS:
+        start = lowered.find(word)
+        while start != -1:
+            end = lowered.find('"', start)
+            if lowered.startswith('":', end):  # The word is in a key.
+                key = lowered[lowered.rfind('"', 0, start) + 1 : end]
+                if not _NAMES_A_SECRET.search(key):
+                    return True
+            start = lowered.find(word, start + len(word))
+    return may_hold_secret(encoded)
 
 
 def redact_text(text: str) -> str:
