@@ -3,8 +3,9 @@
 Lambda cannot tell until an invocation that a package carries native libraries for the wrong
 CPU or Python (a builder that found no arm64 wheel falls back to the build machine's), nor that
 the rules are not where RULES_PATHS says. This looks: every shared library is an ELF file for
-the function's architecture and runtime, boto3 comes with any packaged botocore, and the rule folders RULES_PATHS names (/opt is the
-layers' content) load the same rules as the repository's.
+the function's architecture and runtime, boto3 comes with any packaged botocore, and the rule
+folders RULES_PATHS names (/opt is the layers' content) load the same rules as the
+repository's.
 """
 
 from __future__ import annotations

@@ -157,7 +157,13 @@ def _replay(args: argparse.Namespace) -> int:
         published = _publish(publisher, alerts, sys.stderr)
     sys.stdout.flush()
     _print_summary(summary, len(ruleset.rules), sys.stderr)
-    failed = summary.bad_inputs or loaded.errors or summary.rule_failures or not published
+    failed = (
+        summary.bad_inputs
+        or loaded.errors
+        or summary.rule_failures
+        or summary.alert_failures
+        or not published
+    )
     return 1 if failed else 0
 
 
@@ -228,6 +234,12 @@ def _print_summary(summary: DetectionSummary, rules: int, stream: TextIO) -> Non
     for failure in summary.rule_failures:
         print(
             f"rule {failure.failure.rule_id} failed on {failure.location}: {failure.failure.error}",
+            file=stream,
+        )
+    for failure in summary.alert_failures:
+        print(
+            f"alert of rule {failure.failure.rule_id} on {failure.location} not built: "
+            f"{failure.failure.error}",
             file=stream,
         )
     print(

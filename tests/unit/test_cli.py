@@ -147,3 +147,26 @@ def test_the_installed_command_and_python_m_agree() -> None:
         check=True,
     )
     assert result.stdout.startswith("trailhound ")
+
+
+def test_replay_fails_loudly_when_an_alert_cannot_be_built(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("renderer out of order")
+
+    monkeypatch.setattr("trailhound.detection.build_alert", broken)
+
+    status = main(
+        [
+            "replay",
+            "--rules",
+            str(RULES / "s3"),
+            str(EVENTS / "cloudtrail" / "s3_delete_bucket.json"),
+        ]
+    )
+
+    output = capsys.readouterr()
+    assert status == 1
+    assert "alert of rule s3_bucket_deleted on " in output.err
+    assert "not built: RuntimeError: renderer out of order" in output.err
