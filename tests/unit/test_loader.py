@@ -135,6 +135,36 @@ def test_bad_regex_in_a_list_of_maps_points_at_its_key(write_rule: WriteRule) ->
     assert "'requestParameters.userName|re|i'" in error.message
 
 
+@pytest.mark.parametrize(
+    ("key", "pattern", "advice"),
+    [
+        ("userAgent|re|startswith", "'sqlmap.*'", "a pattern beginning with '^'"),
+        ("userAgent|re|startswith|i", "'sqlmap$'", "a pattern beginning with '^'"),
+        ("userAgent|re|endswith", "'.*sqlmap'", "a pattern ending with '$'"),
+        ("userAgent|re|endswith", "'^sqlmap'", "a pattern ending with '$'"),
+    ],
+)
+def test_regex_that_startswith_or_endswith_cannot_anchor_is_rejected_at_its_line(
+    write_rule: WriteRule, key: str, pattern: str, advice: str
+) -> None:
+    path = write_rule(
+        rule_text(
+            f"""
+            selection:
+              eventName: GetObject
+              {key}:
+                - nikto
+                - {pattern}
+            condition: selection
+            """
+        )
+    )
+    (error,) = rejection(path)
+    assert error.line == 11
+    assert error.message.startswith(f"{key!r}: '{key.split('|')[2]}' adds nothing to")
+    assert error.message.endswith(f"write 'userAgent|re' with {advice} instead")
+
+
 def test_alias_bomb_is_rejected_before_expansion() -> None:
     # Expanded, the bomb is 9**9 strings: finishing at all shows it was never built.
     (error,) = rejection(BROKEN_RULES / "alias_bomb.yml")

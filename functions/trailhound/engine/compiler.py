@@ -353,9 +353,9 @@ def compile_regex(pattern: str, flags: Iterable[str] = ()) -> Any:
 def _regex_matcher(value: SigmaRegularExpression) -> ValueMatcher:
     if value.regexp.contains_placeholder():
         raise CompileError("placeholders in regular expressions are not supported")
-    pattern = value.regexp.original
+    pattern, written = _regex_search_pattern(value.regexp)
     compiled = compile_regex(pattern, (_REGEX_FLAGS[flag] for flag in value.flags or ()))
-    needle = required_literal(pattern)
+    needle = required_literal(written)
 
     if needle is None:
 
@@ -373,6 +373,36 @@ def _regex_matcher(value: SigmaRegularExpression) -> ValueMatcher:
         return text is not None and lowered in text.lower() and compiled.search(text) is not None
 
     return prefiltered_matches
+
+
+def _regex_search_pattern(regexp: SigmaString) -> tuple[str, str]:
+    r"""The pattern to search a value for, and the part of it the rule's author wrote.
+
+    A plain `re` pattern is searched for anywhere in the value. For `re|contains`, `re|startswith`
+    and `re|endswith`, pySigma rewrites the pattern into a new string (without an `original`),
+    putting `.*` before and/or after it (and grouping a top-level `|` first), and means the result
+    to match the whole value: `re|startswith: 'ab'` becomes `ab.*`. A `.*` at either end is taken
+    as any text, newlines included; the search is anchored with `\A` where there is none before
+    the pattern, and with `\z` where there is none after it.
+    """
+    written = str(regexp)
+    if regexp.original or not written:
+        return regexp.original, regexp.original
+    anything = ".*"
+    before = written.startswith(anything)
+    if before:
+        written = written[len(anything) :]
+    after = written.endswith(anything) and _escapes_before(written, len(written) - 2) % 2 == 0
+    if after:
+        written = written[: -len(anything)]
+    start = "" if before else r"\A"
+    end = "" if after else r"\z"
+    return f"{start}(?:{written}){end}", written
+
+
+def _escapes_before(text: str, index: int) -> int:
+    """How many backslashes come right before `text[index]`."""
+    return index - len(text[:index].rstrip("\\"))
 
 
 _QUANTIFIERS = frozenset("*?{+")

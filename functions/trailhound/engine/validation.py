@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from sigma.exceptions import SigmaError
 from sigma.modifiers import (
     SigmaExpandModifier,
     SigmaUTF16BEModifier,
@@ -14,6 +15,8 @@ from sigma.modifiers import (
     SigmaWideModifier,
     modifier_mapping,
 )
+from sigma.rule import SigmaDetectionItem
+from sigma.types import SigmaRegularExpression
 
 from trailhound.engine.compiler import CompileError, compile_regex
 
@@ -166,14 +169,47 @@ def _check_regexes(
     for index, pattern in patterns:
         if isinstance(pattern, dict | list) or pattern is None:
             continue
+        where = key_path if index is None else (*key_path, index)
         try:
             compile_regex(str(pattern))
         except CompileError as error:
-            where = key_path if index is None else (*key_path, index)
             # RE2 calls both "invalid perl operator" or "invalid escape sequence".
             hint = "perl operator" in error.message or "escape sequence" in error.message
             suffix = " (RE2 has no backreferences or lookaround)" if hint else ""
             report(f"{key!r}: {error.message}{suffix}", section, *where)
+            continue
+        unanchored = _unanchored_regex(key, pattern)
+        if unanchored:
+            report(unanchored, section, *where)
+
+
+def _unanchored_regex(key: str, pattern: Any) -> str | None:
+    """Why `re|startswith` or `re|endswith` would search `pattern` anywhere, if it would.
+
+    pySigma anchors these by adding `.*` after or before the pattern, and adds nothing when the
+    pattern already ends (starts) with `.*` or an anchor: the result then reads as a plain `re`.
+    """
+    field_name, *modifier_names = key.split("|")
+    if "startswith" in modifier_names:
+        modifier, ending, anchor = "startswith", "ends with '.*' or '$'", "beginning with '^'"
+    elif "endswith" in modifier_names:
+        modifier, ending, anchor = "endswith", "begins with '.*' or '^'", "ending with '$'"
+    else:
+        return None
+    if not isinstance(pattern, str):
+        return None
+    try:
+        item = SigmaDetectionItem.from_mapping(key, pattern)
+    except SigmaError:
+        return None  # reported with the rest of pySigma's errors
+    regexp = item.value[0] if len(item.value) == 1 else None
+    if not isinstance(regexp, SigmaRegularExpression) or regexp.regexp.original != pattern:
+        return None  # rewritten with the `.*` that anchors it
+    return (
+        f"{key!r}: '{modifier}' adds nothing to {pattern!r}, which already {ending}, so it "
+        f"would be searched for anywhere in the value like a plain 're'; write "
+        f"'{field_name}|re' with a pattern {anchor} instead"
+    )
 
 
 def _value_at(definition: Any, key_path: tuple[str | int, ...]) -> Any:
