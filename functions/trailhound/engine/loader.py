@@ -21,7 +21,12 @@ from trailhound.engine.compiler import CompileError, compile_conditions
 from trailhound.engine.errors import RuleError, RuleFileError
 from trailhound.engine.filters import LoadedFilter, apply_filters, is_filter, load_filter_document
 from trailhound.engine.rule import TRAILHOUND_KEYS, CompiledRule, Rule, Severity, TrailhoundKeys
-from trailhound.engine.validation import check_detection_items, check_logsource, detection_keys
+from trailhound.engine.validation import (
+    check_detection_items,
+    check_logsource,
+    detection_keys,
+    readable_sigma_message,
+)
 from trailhound.engine.yamlsource import YamlDocument, YamlSourceError, read_yaml
 
 __all__ = [
@@ -265,6 +270,5 @@ def _sigma_error_key(error: SigmaError) -> tuple[str, ...]:
 
 
 def _sigma_message(error: SigmaError) -> str:
-    # pySigma appends " in <path>" to its messages; the path is already at the start of ours.
-    message = str(error.args[0]) if error.args else str(error)
-    return message.rstrip(".")
+    # pySigma appends " in <path>" to its messages (outside args[0]); ours start with the path.
+    return readable_sigma_message(error)

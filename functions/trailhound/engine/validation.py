@@ -14,6 +14,7 @@ from sigma.modifiers import (
     SigmaUTF16Modifier,
     SigmaWideModifier,
     modifier_mapping,
+    reverse_modifier_mapping,
 )
 from sigma.rule import SigmaDetectionItem
 from sigma.types import SigmaRegularExpression
@@ -81,8 +82,10 @@ def check_detection_items(detection: Any, report: Any, section: str = "detection
                 )
                 continue
             field_name, *modifier_names = str(key).split("|")
+            understood = bool(field_name)
             for name in modifier_names:
                 modifier = modifier_mapping.get(name)
+                understood = understood and modifier in _CHECKED_MODIFIERS
                 if modifier is None:
                     hint = difflib.get_close_matches(name, sorted(modifier_mapping), n=1)
                     suffix = f"; did you mean {hint[0]!r}?" if hint else ""
@@ -107,8 +110,11 @@ def check_detection_items(detection: Any, report: Any, section: str = "detection
                     section,
                     *key_path,
                 )
-            if "re" in modifier_names:
-                _check_regexes(key, _value_at(definition, key_path[1:]), key_path, report, section)
+            value = _value_at(definition, key_path[1:])
+            if "re" in modifier_names and _check_regexes(key, value, key_path, report, section):
+                continue
+            if understood:
+                _check_values(str(key), value, key_path, report, section)
 
 
 def _count_items(value: Any) -> int:
@@ -162,25 +168,44 @@ def _condition_depth(condition: str) -> int:
 
 def _check_regexes(
     key: str, value: Any, key_path: tuple[str | int, ...], report: Any, section: str
-) -> None:
-    """Compile `re` values on RE2 here, so a bad pattern points at its own line."""
+) -> bool:
+    """Compile `re` values on RE2 here, so a bad pattern points at its own line; True if any is."""
     # pySigma checks them too, but its error only names the detection, not the line.
-    patterns = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
-    for index, pattern in patterns:
-        if isinstance(pattern, dict | list) or pattern is None:
+    found = False
+    for where, pattern in _each_value(value, key_path):
+        if isinstance(pattern, dict | list):
             continue
-        where = key_path if index is None else (*key_path, index)
+        if not isinstance(pattern, str):
+            report(
+                f"{key!r}: 're' takes a pattern written as a string, not {_describe(pattern)}",
+                section,
+                *where,
+            )
+            found = True
+            continue
         try:
-            compile_regex(str(pattern))
+            compile_regex(pattern)
         except CompileError as error:
             # RE2 calls both "invalid perl operator" or "invalid escape sequence".
             hint = "perl operator" in error.message or "escape sequence" in error.message
             suffix = " (RE2 has no backreferences or lookaround)" if hint else ""
             report(f"{key!r}: {error.message}{suffix}", section, *where)
+            found = True
             continue
         unanchored = _unanchored_regex(key, pattern)
         if unanchored:
             report(unanchored, section, *where)
+            found = True
+    return found
+
+
+def _each_value(
+    value: Any, key_path: tuple[str | int, ...]
+) -> list[tuple[tuple[str | int, ...], Any]]:
+    """A key's values, each with the key path of its own line."""
+    if isinstance(value, list):
+        return [((*key_path, index), item) for index, item in enumerate(value)]
+    return [(key_path, value)]
 
 
 def _unanchored_regex(key: str, pattern: Any) -> str | None:
@@ -210,6 +235,114 @@ def _unanchored_regex(key: str, pattern: Any) -> str | None:
         f"would be searched for anywhere in the value like a plain 're'; write "
         f"'{field_name}|re' with a pattern {anchor} instead"
     )
+
+
+# Modifiers whose values are read again here; the others are reported by name above.
+_CHECKED_MODIFIERS = frozenset(modifier_mapping.values()) - {
+    *_MEANINGLESS_MODIFIERS,
+    SigmaExpandModifier,
+}
+_REGEX_FLAGS = frozenset({"i", "m", "s", "ignorecase", "multiline", "dotall"})
+_STRING_MODIFIERS = frozenset(
+    ("contains", "startswith", "endswith", "re", "cased", "base64", "base64offset", "windash")
+) | {"fieldref"}
+_TAKES = {
+    **dict.fromkeys(_STRING_MODIFIERS, "a string"),
+    **dict.fromkeys(("gt", "gte", "lt", "lte"), "a number"),
+    **dict.fromkeys(("minute", "hour", "day", "week", "month", "year"), "a number"),
+    "exists": "true or false, unquoted",
+    "cidr": "a network in CIDR notation, such as 10.0.0.0/8",
+}
+
+
+def _check_values(
+    key: str, value: Any, key_path: tuple[str | int, ...], report: Any, section: str
+) -> None:
+    """What pySigma rejects in a key's values, at the value's line, naming the modifier as written.
+
+    pySigma's own errors point at `detection:` and name its classes (`SigmaContainsModifier
+    incompatible to value type of ...`); each value is read again here to find the one at fault
+    and the first modifier that cannot take it.
+    """
+    try:
+        SigmaDetectionItem.from_mapping(key, value)
+        return
+    except Exception as error:  # pySigma raises TypeError too, e.g. for `re|startswith: 5`
+        failure = error
+    field_name, *modifier_names = key.split("|")
+    for where, item in _each_value(value, key_path):
+        for count in range(len(modifier_names) + 1):
+            try:
+                SigmaDetectionItem.from_mapping(
+                    "|".join([field_name, *modifier_names[:count]]), item
+                )
+            except Exception as error:
+                modifier = modifier_names[count - 1] if count else None
+                report(_value_problem(key, modifier, item, error), section, *where)
+                return
+    report(f"{key!r}: {readable_sigma_message(failure)}", section, *key_path)
+
+
+def _value_problem(key: str, modifier: str | None, value: Any, error: Exception) -> str:
+    field_name, *modifier_names = key.split("|")
+    if modifier is None:
+        if isinstance(value, dict | list):
+            hint = (
+                "; a nested field is named with dots, e.g. 'requestParameters.bucketName'"
+                if isinstance(value, dict)
+                else ""
+            )
+            return (
+                f"{key!r}: values are strings, numbers, booleans or null, "
+                f"not {_describe(value)}{hint}"
+            )
+        return f"{key!r}: {readable_sigma_message(error)}"
+    if modifier in _REGEX_FLAGS:
+        return (
+            f"{key!r}: '{modifier}' is a flag of regular expressions and needs 're' before it, "
+            f"as in '{field_name}|re|{modifier}'"
+        )
+    if modifier == "re" and modifier_names.index("re") > 0:
+        return f"{key!r}: 're' must come right after the field name, as in '{field_name}|re|...'"
+    if value is None and modifier in _STRING_MODIFIERS:
+        return (
+            f"{key!r}: '{modifier}' takes a string, not null; to match an absent field or JSON "
+            f"null, write '{field_name}: null'"
+        )
+    if modifier == "cidr" and isinstance(value, str):
+        reason = readable_sigma_message(error).removeprefix("Invalid CIDR expression: ")
+        return f"{key!r}: {reason}; 'cidr' takes {_TAKES[modifier]}"
+    if modifier in _TAKES:
+        return f"{key!r}: '{modifier}' takes {_TAKES[modifier]}, not {_describe(value)}"
+    return f"{key!r}: '{modifier}': {readable_sigma_message(error)}"
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+_SIGMA_NULL = re.compile(r"'?<sigma\.types\.SigmaNull object at 0x[0-9a-fA-F]+>'?")
+_SIGMA_MODIFIER = re.compile(r"\bSigma\w+Modifier\b")
+
+
+def readable_sigma_message(error: BaseException) -> str:
+    """pySigma's message, naming modifiers and null as a rule writes them."""
+    message = str(error.args[0]) if error.args else str(error)
+    message = _SIGMA_NULL.sub("null", message)
+    message = _SIGMA_MODIFIER.sub(
+        lambda found: repr(reverse_modifier_mapping.get(found.group(0), found.group(0))), message
+    )
+    return message.rstrip(".")
 
 
 def _value_at(definition: Any, key_path: tuple[str | int, ...]) -> Any:
