@@ -332,6 +332,30 @@ def test_duplicate_rule_ids_across_files_are_errors(tmp_path: Path) -> None:
     assert str(first) in error.message
 
 
+def test_duplicate_sigma_ids_across_files_load_only_the_first(tmp_path: Path) -> None:
+    sigma_id = "5f0b6a1e-3c1d-4a8e-9a51-0c6d2a9f4b7e"
+    first = tmp_path / "a_stop_logging.yml"
+    second = tmp_path / "b_delete_trail.yml"
+    first.write_text(f"id: {sigma_id}\n{GOOD_RULE}", encoding="utf-8")
+    second.write_text(
+        "title: Trail deleted\n"
+        f"id: {sigma_id.upper()}\n"
+        + rule_text("""
+            selection:
+              eventName: DeleteTrail
+            condition: selection
+        """).removeprefix("title: Test rule\n"),
+        encoding="utf-8",
+    )
+    result = load_rules([tmp_path])
+    assert [rule.rule.path for rule in result.rules] == [first]
+    (error,) = result.errors
+    assert error.path == second
+    assert error.line == 2
+    assert f"duplicate Sigma id {sigma_id}: also the id of {first}" in error.message
+    assert "only that rule is loaded, not this one" in error.message
+
+
 def test_find_rule_files_skips_hidden_and_other_files(tmp_path: Path) -> None:
     for name in ("b.yml", "a.yaml", "sub/c.yml", ".hidden/d.yml", "sub/.e.yml", "notes.md"):
         path = tmp_path / name

@@ -96,9 +96,14 @@ def find_rule_files(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 def load_rules(paths: Iterable[Path]) -> LoadResult:
-    """Load and compile every rule and filter file under `paths`; duplicate ids are errors."""
+    """Load and compile every rule and filter file under `paths`; duplicate ids are errors.
+
+    Of two rules with the same file name or the same Sigma id, the first found loads and the
+    other is reported and left out.
+    """
     result = LoadResult()
     first_seen: dict[str, Path] = {}
+    first_sigma_ids: dict[str, Path] = {}
     loaded: list[CompiledRule] = []
     for path in find_rule_files(paths):
         result.files += 1
@@ -124,7 +129,21 @@ def load_rules(paths: Iterable[Path]) -> LoadResult:
                 RuleError(path, 1, f"duplicate rule id {rule_id!r}: also {first_seen[rule_id]}")
             )
             continue
+        sigma_id = compiled.rule.sigma_id
+        if sigma_id is not None and sigma_id in first_sigma_ids:
+            result.errors.append(
+                RuleError(
+                    path,
+                    document.line_of("id") or 1,
+                    f"duplicate Sigma id {sigma_id}: also the id of {first_sigma_ids[sigma_id]}; "
+                    "filters name rules by id, so only that rule is loaded, not this one: "
+                    "give one of them a new id",
+                )
+            )
+            continue
         first_seen[rule_id] = path
+        if sigma_id is not None:
+            first_sigma_ids[sigma_id] = path
         loaded.append(compiled)
     filtered, filter_errors = apply_filters(loaded, result.filters)
     result.errors.extend(filter_errors)
