@@ -232,6 +232,13 @@ def test_string_values(
         ("f|re", "'\\.amazonaws\\.com$'", "ec2-amazonaws.com", False),
         ("f|re", "'foo|bar'", "xbarx", True),
         ("f|re", "'[Ss]ecret'", "getSecretValue", True),
+        # RE2 folds case beyond lower(): `s` matches the long s, `k` the Kelvin sign
+        ("f|re|i", "sss", "\u017f\u017f\u017f", True),
+        ("f|re", "'(?i)sss'", "\u017f\u017f\u017f", True),
+        ("f|re|contains|i", "kelvin", "0 \u212aelvin", True),
+        ("f|re|i", "sss", "\u017f\u017f", False),
+        # lower() of a word ending in a capital sigma is not a part of lower() of a longer word
+        ("f|re", "'\u0391\u0391\u03a3'", "\u0391\u0391\u03a3\u0391", True),
         # contains, startswith and endswith: anywhere, at the start, at the end of the value
         ("f|re|contains", "sqlmap", "sqlmap/1.7.2#stable (https://sqlmap.org)", True),
         ("f|re|contains", "sqlmap", "Mozilla/5.0 (X11; Linux x86_64)", False),

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sigma.conditions import ConditionFieldEqualsValueExpression
+from sigma.rule import SigmaDetectionItem
 
-from trailhound.engine.compiler import compile_regex, required_literal
+from trailhound.engine.compiler import compile_conditions, compile_regex, required_literal
 from trailhound.engine.fields import MISSING, Values, each, field_reader
 
 SECURITY_GROUP_INGRESS = {
@@ -83,6 +85,29 @@ def test_the_pre_test_never_rules_out_a_value_the_regex_matches(pattern: str, te
     needle = required_literal(pattern, shortest=1)
     if needle is not None and compiled.search(text) is not None:
         assert needle.lower() in text.lower(), (pattern, text, needle)
+
+
+_WORDS = st.sampled_from(["abc", "sss", "kk", "\u0391\u0391\u03a3", ".", "*", "?", "|", "(", ")"])
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    pattern=st.lists(_WORDS | _PIECES, max_size=6).map("".join),
+    text=st.text("abcsSkK \u017f\u212a\u0391\u03a3\u03b1\u03c3\u03c2", max_size=12),
+    ignore_case=st.booleans(),
+)
+def test_a_regex_value_matches_exactly_what_re2_finds(
+    pattern: str, text: str, ignore_case: bool
+) -> None:
+    flags = "i" if ignore_case else ""
+    try:
+        compiled = compile_regex(pattern, flags)
+    except Exception:
+        return
+    item = SigmaDetectionItem.from_mapping(f"f|re{'|i' if ignore_case else ''}", pattern)
+    condition = ConditionFieldEqualsValueExpression("f", item.value[0])
+    holds = compile_conditions([condition]).predicate({"f": text})
+    assert holds is (compiled.search(text) is not None), (pattern, flags, text)
 
 
 def test_re2_rejects_backtracking_features() -> None:

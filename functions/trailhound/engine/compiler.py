@@ -354,25 +354,46 @@ def _regex_matcher(value: SigmaRegularExpression) -> ValueMatcher:
     if value.regexp.contains_placeholder():
         raise CompileError("placeholders in regular expressions are not supported")
     pattern, written = _regex_search_pattern(value.regexp)
-    compiled = compile_regex(pattern, (_REGEX_FLAGS[flag] for flag in value.flags or ()))
+    flags = value.flags or set()
+    compiled = compile_regex(pattern, (_REGEX_FLAGS[flag] for flag in flags))
+    # A substring test rules out most values for a fraction of a regex search's cost; it must
+    # hold for every value the search would match.
     needle = required_literal(written)
+    ignores_case = SigmaRegularExpressionFlag.IGNORECASE in flags
+    ignores_case = ignores_case or _INLINE_IGNORECASE.search(written) is not None
 
-    if needle is None:
+    if needle is not None and not ignores_case:
 
-        def matches(candidate: Any) -> bool:
+        def literal_matches(candidate: Any) -> bool:
             text = _text(candidate)
-            return text is not None and compiled.search(text) is not None
+            return text is not None and needle in text and compiled.search(text) is not None
 
-        return matches
+        return literal_matches
 
-    lowered = needle.lower()
+    if needle is not None and needle.isascii():
+        # Among ASCII characters, RE2's case folding is lower(); beyond them it is wider (`s`
+        # matches the long s U+017F, `k` the Kelvin sign), so other text goes to RE2 alone.
+        lowered = needle.lower()
 
-    def prefiltered_matches(candidate: Any) -> bool:
-        # A substring test rules out most values for a fraction of a regex search's cost.
+        def folded_matches(candidate: Any) -> bool:
+            text = _text(candidate)
+            return (
+                text is not None
+                and (not text.isascii() or lowered in text.lower())
+                and compiled.search(text) is not None
+            )
+
+        return folded_matches
+
+    def matches(candidate: Any) -> bool:
         text = _text(candidate)
-        return text is not None and lowered in text.lower() and compiled.search(text) is not None
+        return text is not None and compiled.search(text) is not None
 
-    return prefiltered_matches
+    return matches
+
+
+# `(?i)`, `(?si)`, `(?i:...)`, and also `(?-i)`, which only makes the pre-test more careful.
+_INLINE_IGNORECASE = re.compile(r"\(\?[a-zA-Z-]*i")
 
 
 def _regex_search_pattern(regexp: SigmaString) -> tuple[str, str]:
@@ -414,8 +435,9 @@ _META = frozenset(".^$[]()|\\")
 def required_literal(pattern: str, shortest: int = 3) -> str | None:
     """The longest literal every match of `pattern` must contain, or None if unsure.
 
-    Only top-level characters count (not those in groups, classes or alternations); the result is
-    compared case-insensitively, which keeps it a safe pre-test whatever the pattern's flags.
+    Only top-level characters count (not those in groups, classes or alternations): a match of a
+    case-sensitive pattern holds the literal as it is, one of a case-insensitive pattern holds it
+    in some letter case.
     """
     runs: list[str] = []
     current: list[str] = []
