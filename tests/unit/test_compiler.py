@@ -350,6 +350,8 @@ def test_cidr_list_is_or(compile_rule: CompileRule, matches: Matches) -> None:
         ({"errorCode": 0}, True, False),
         ({"errorCode": False}, True, False),
         ({"errorCode": {}}, True, False),
+        ({"errorCode": []}, True, False),
+        ({"errorCode": [[]]}, True, False),
         ({"errorCode": None}, False, True),
         ({}, False, True),
     ],
@@ -554,7 +556,14 @@ def test_timestamp_part_ignores_what_is_not_a_timestamp(
 
 @pytest.mark.parametrize(
     ("record", "expected"),
-    [({}, True), ({"f": None}, True), ({"f": ""}, False), ({"f": "x"}, False), ({"f": 0}, False)],
+    [
+        ({}, True),
+        ({"f": None}, True),
+        ({"f": ""}, False),
+        ({"f": "x"}, False),
+        ({"f": 0}, False),
+        ({"f": []}, False),
+    ],
 )
 def test_null_matches_absent_or_json_null(
     compile_rule: CompileRule, matches: Matches, record: Record, expected: bool
@@ -781,6 +790,25 @@ def test_numeric_like_wildcard_values_stay_strings(
     assert matches(rule, {"f": 22})
     assert matches(rule, {"f": "2abc"})
     assert not matches(rule, {"f": 32})
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("f", "''"),
+        ("f", "'*'"),
+        ("f|contains", "''"),
+        ("f|re", "'.*'"),
+        ("f|cidr", "0.0.0.0/0"),
+        ("f|gte", "0"),
+        ("f|fieldref", "g"),
+    ],
+)
+def test_an_empty_list_is_present_but_matches_no_value(
+    compile_rule: CompileRule, matches: Matches, key: str, value: str
+) -> None:
+    rule = single_field_rule(compile_rule, key, value)
+    assert not matches(rule, {"f": [], "g": []})
 
 
 def test_wildcard_star_alone_needs_a_present_value(

@@ -9,7 +9,7 @@ from sigma.conditions import ConditionFieldEqualsValueExpression
 from sigma.rule import SigmaDetectionItem
 
 from trailhound.engine.compiler import compile_conditions, compile_regex, required_literal
-from trailhound.engine.fields import MISSING, Values, each, field_reader
+from trailhound.engine.fields import EMPTY, MISSING, Values, each, field_reader
 
 SECURITY_GROUP_INGRESS = {
     "eventName": "AuthorizeSecurityGroupIngress",
@@ -52,9 +52,16 @@ def test_list_elements_without_the_field_count_as_missing() -> None:
     assert list(each(field_reader("resources.ARN")(record))) == ["arn:aws:s3:::a", MISSING]
 
 
-def test_an_empty_list_is_missing_and_nested_lists_are_flattened() -> None:
-    assert field_reader("tags")({"tags": []}) is MISSING
+def test_an_empty_list_is_present_but_empty_and_nested_lists_are_flattened() -> None:
+    assert field_reader("tags")({"tags": []}) is EMPTY
+    assert field_reader("tags")({"tags": [[], []]}) is EMPTY
     assert list(field_reader("tags")({"tags": [["a"], ["b", ["c"]]]})) == ["a", "b", "c"]
+
+
+def test_an_empty_list_on_the_way_leaves_the_field_missing() -> None:
+    assert field_reader("resources.ARN")({"resources": []}) is MISSING
+    record = {"resources": [{"ARN": []}, {"type": "AWS::S3::Bucket"}]}
+    assert list(each(field_reader("resources.ARN")(record))) == [EMPTY, MISSING]
 
 
 def test_a_key_that_holds_dots_is_found_as_written() -> None:

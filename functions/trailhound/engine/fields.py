@@ -18,6 +18,18 @@ class _Missing:
 MISSING: Final = _Missing()
 
 
+class _Empty:
+    """The value of a path that holds an empty list: present, yet equal to no value."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "EMPTY"
+
+
+EMPTY: Final = _Empty()
+
+
 class Values(list[Any]):
     """Several values found at one path, because the path crossed a list; any may match."""
 
@@ -33,11 +45,13 @@ def each(value: Any) -> Sequence[Any]:
 
 
 def field_reader(path: str) -> FieldReader:
-    """A function returning the value at `path`: one value, MISSING, or Values.
+    """A function returning the value at `path`: one value, MISSING, EMPTY, or Values.
 
     CloudTrail nests lists (`requestParameters.ipPermissions.items.ipRanges.items.cidrIp`), and a
     condition holds when any element matches, so a step that meets a list fans out over it and the
-    result is Values. The common case, a path through objects only, allocates nothing.
+    result is Values. An empty list at the end of the path is EMPTY (the field exists, with no
+    value to match); one on the way holds no objects, so the path is MISSING there. The common
+    case, a path through objects only, allocates nothing.
     """
     parts = tuple(path.split("."))
     if len(parts) == 1:
@@ -70,7 +84,7 @@ def field_reader(path: str) -> FieldReader:
 def _many(values: list[Any]) -> Any:
     flat = Values()
     _flatten_into(values, flat)
-    return flat if flat else MISSING
+    return flat if flat else EMPTY
 
 
 def _flatten_into(values: list[Any], flat: Values) -> None:
