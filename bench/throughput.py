@@ -27,6 +27,7 @@ import random
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,8 @@ def _variants(
         _retarget(data["detection"], source, rng.sample(names, k=min(len(names), 3)))
         data.pop("tests", None)
         path = folder / f"variant_{number:04d}.yml"
+        if "id" in data:  # Sigma ids are unique: a copy's would be refused.
+            data["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"trailhound-bench/{path.name}"))
         path.write_text(yaml.safe_dump(data, sort_keys=False))
         paths.append(path)
     return real, paths
