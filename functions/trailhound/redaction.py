@@ -29,10 +29,12 @@ _SECRETS = re.compile(
             # Authorization headers and bearer tokens, whatever the scheme.
             r"(?i:authorization)\s*[:=]\s*\S+(?:\s+\S+)?",
             r"(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}",
-            # key=value pairs whose key names a secret (password=..., aws_secret_access_key=...).
-            # The name stays, so the reader sees what was there: "password=REDACTED".
-            r"(?P<name>(?i:passw(?:or)?d|secret|token|api.?key)[A-Za-z_]*\s*[:=]\s*)"
-            r"['\"]?[^\s'\",;&]+",
+            # key=value pairs whose key names a secret (password=..., aws_secret_access_key=...,
+            # "token": "..."). The name stays, so the reader sees what was there:
+            # "password=REDACTED". A name starts a word: in an ARN (arn:aws:secretsmanager:...)
+            # or a path it does not.
+            r"(?P<name>(?<![A-Za-z0-9_.:-])[A-Za-z_.-]*?(?i:passw(?:or)?d|secret|token|api.?key)"
+            r"[A-Za-z_]*['\"]?\s*[:=]\s*['\"]?)[^\s'\",;&]+",
             # A password in a URL: scheme://user:password@host.
             r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)",
             # STS session tokens (IQoJb3JpZ2lu..., FwoGZXIvYXdz...) and other long base64 runs.
@@ -48,8 +50,11 @@ _MAX_DEPTH = 64
 # In lower case, words a pattern needs as they are:
 _MARKERS = ("-----begin", "bearer", "iqojb3jpz2lu", "fwogzxivyxdz", "fqogzxivyxdz")
 # ... and words that need a name's tail and then ":" or "=" after them (api.?key: "key").
-_NAME_WORDS = ("passw", "secret", "token", "key", "authorization")
-_NAME_TAIL = re.compile(r"[a-z_]*\s*[:=]")
+_NAME_WORDS = ("passw", "secret", "token", "key")
+_NAME_TAIL = re.compile(r"[a-z_]*['\"]?\s*[:=]")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_.-")
+_NOT_BEFORE_NAME = frozenset("0123456789:")
+_AUTHORIZATION_TAIL = re.compile(r"\s*[:=]")
 _URL_PASSWORD = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
 # A secret key's characters made "x", "=" kept, all others " ": the key pattern's match, 40 of
 # them with neither more nor "=" on either side, is one substring test of the padded shape,
@@ -82,12 +87,25 @@ def may_hold_secret(text: str) -> bool:
         start = lowered.find(word)
         while start != -1:
             end = start + len(word)
-            if _NAME_TAIL.match(lowered, end):
+            if _NAME_TAIL.match(lowered, end) and _starts_a_name(lowered, start):
                 return True
             start = lowered.find(word, end)
+    start = lowered.find("authorization")
+    while start != -1:
+        end = start + len("authorization")
+        if _AUTHORIZATION_TAIL.match(lowered, end):
+            return True
+        start = lowered.find("authorization", end)
     if _URL_PASSWORD.search(text) is not None:
         return True
     return _KEY_RUN in b" " + text.encode().translate(_KEY_SHAPES) + b" "
+
+
+def _starts_a_name(lowered: str, start: int) -> bool:
+    """Whether the name around `start` begins a word, as the key=value pattern requires."""
+    while start and lowered[start - 1] in _NAME_CHARS:
+        start -= 1
+    return not start or lowered[start - 1] not in _NOT_BEFORE_NAME
 
 
 def may_hold_secret_in_json(encoded: str) -> bool:

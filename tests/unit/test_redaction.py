@@ -96,3 +96,14 @@ def test_build_alert_redacts_before_cutting_long_values_short() -> None:
     sent = alert.to_json()
     assert "K7MDENG" not in sent and "MIIEowIBAAKCAQEA7EXAMPLE" not in sent
     assert alert.title.endswith(REDACTED)
+
+
+def test_a_secret_arn_is_a_name_not_a_secret() -> None:
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf"
+
+    assert redact_text(arn) == arn
+    assert redact({"secretId": arn, "SecretArn": arn}) == {"secretId": arn, "SecretArn": arn}
+
+
+def test_a_quoted_secret_keeps_its_quotes() -> None:
+    assert redact_text('{"password": "hunter22"}') == '{"password": "REDACTED"}'
