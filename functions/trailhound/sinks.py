@@ -34,8 +34,9 @@ PUBLISH_BATCH_MAX = 10
 """Entries per PublishBatch call, SNS's maximum."""
 
 RETRY_ATTEMPTS = 6
-"""botocore attempts per call; its standard mode retries throttling (SNS answers 429 Throttled)
-and transient errors with exponential backoff and jitter."""
+"""botocore retries per call after the first (its `max_attempts`); its standard mode retries
+throttling (SNS answers 429 Throttled) and transient errors with exponential backoff and
+jitter."""
 
 ENTRY_ATTEMPTS = 3
 """Attempts per entry that PublishBatch reports failed without the sender at fault."""
@@ -268,12 +269,21 @@ class SnsPublisher:
             self._release(alert, reason, report)
 
     def _delivered(self, alert: Alert, message_id: str, report: DeliveryReport) -> None:
+        """Record a published alert; tried again (beyond botocore's own retries, which stop
+        when its retry quota is spent), since an alert left unrecorded goes out twice if its
+        batch is retried."""
         report.published.append(alert)
-        if self.ledger is not None:
+        if self.ledger is None:
+            return
+        for attempt in range(self._entry_attempts):
+            if attempt:
+                self._sleep(self._backoff_seconds * 2 ** (attempt - 1))
             try:
                 self.ledger.delivered(alert, message_id)
+                return
             except Exception as error:  # published all the same: report it, do not fail
-                report.unrecorded.append(FailedAlert(alert, _describe(error)))
+                reason = _describe(error)
+        report.unrecorded.append(FailedAlert(alert, reason))
 
     def _release(self, alert: Alert, reason: str, report: DeliveryReport) -> None:
         if self.ledger is not None:

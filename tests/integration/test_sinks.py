@@ -18,6 +18,7 @@ from trailhound.alerts import Alert, build_alert
 from trailhound.engine.rule import Rule, Severity
 from trailhound.notifications import SNS_MAX_BYTES
 from trailhound.sinks import (
+    RETRY_ATTEMPTS,
     AlertLedger,
     Claim,
     DeliveryError,
@@ -299,3 +300,36 @@ def test_delivery_records_expire_after_the_ttl(
     assert item["status"]["S"] == "COMPLETED"
     assert item["id"]["S"].startswith("trailhound.alert#")
     assert abs(int(item["expiration"]["N"]) - (time.time() + 3600)) < 300
+
+
+def test_recording_a_published_alert_is_tried_again_after_botocore_gives_up(
+    sns_client: Any, alert_stack: AlertStack
+) -> None:
+    dynamodb = boto3.client(
+        "dynamodb",
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=retry_config(),
+    )
+    # Every attempt of botocore's first call: the first and its retries (`max_attempts`).
+    failures = {"left": RETRY_ATTEMPTS + 1}
+
+    def unavailable(request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+        if failures["left"] == 0:
+            return None  # on to moto
+        failures["left"] -= 1
+        body = '{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"x"}'
+        return AWSResponse(request.url, 500, {"Content-Type": "application/json"}, Body(body))
+
+    dynamodb.meta.events.register_first("before-send.dynamodb.UpdateItem", unavailable)
+    ledger = AlertLedger(TABLE, 3600, dynamodb)
+    sns = publisher(sns_client, alert_stack, ledger)
+
+    report = sns.publish([make_alert("e-1")])
+
+    assert failures["left"] == 0
+    assert not report.unrecorded
+    assert len(report.published) == 1
+    assert sns.publish([make_alert("e-1")]).already_delivered
+    assert len(alert_stack.delivered()) == 1
