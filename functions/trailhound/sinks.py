@@ -212,12 +212,19 @@ class SnsPublisher:
     ) -> bool:
         if self.ledger is None:
             return True
-        try:
-            claim = self.ledger.claim(
-                alert, CLAIM_MILLIS if remaining_millis is None else remaining_millis()
-            )
-        except Exception as error:  # the ledger's store failing must not pass as delivered
-            report.failed.append(FailedAlert(alert, f"idempotency record: {_describe(error)}"))
+        # Tried again beyond botocore's retries too: an alert not claimed fails the invocation.
+        for attempt in range(self._entry_attempts):
+            if attempt:
+                self._sleep(self._backoff_seconds * 2 ** (attempt - 1))
+            try:
+                claim = self.ledger.claim(
+                    alert, CLAIM_MILLIS if remaining_millis is None else remaining_millis()
+                )
+                break
+            except Exception as error:  # the ledger's store failing must not pass as delivered
+                reason = f"idempotency record: {_describe(error)}"
+        else:
+            report.failed.append(FailedAlert(alert, reason))
             return False
         if claim is Claim.DELIVERED:
             report.already_delivered.append(alert)

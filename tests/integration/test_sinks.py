@@ -302,9 +302,9 @@ def test_delivery_records_expire_after_the_ttl(
     assert abs(int(item["expiration"]["N"]) - (time.time() + 3600)) < 300
 
 
-def test_recording_a_published_alert_is_tried_again_after_botocore_gives_up(
-    sns_client: Any, alert_stack: AlertStack
-) -> None:
+def unavailable_dynamodb(operation: str) -> tuple[AlertLedger, dict[str, int]]:
+    """A ledger whose DynamoDB fails `operation` on every attempt of botocore's first call
+    (the first and its `max_attempts` retries), then answers through moto."""
     dynamodb = boto3.client(
         "dynamodb",
         region_name=REGION,
@@ -312,24 +312,34 @@ def test_recording_a_published_alert_is_tried_again_after_botocore_gives_up(
         aws_secret_access_key="testing",
         config=retry_config(),
     )
-    # Every attempt of botocore's first call: the first and its retries (`max_attempts`).
     failures = {"left": RETRY_ATTEMPTS + 1}
 
-    def unavailable(request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
-        if failures["left"] == 0:
-            return None  # on to moto
-        failures["left"] -= 1
-        body = '{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"x"}'
-        return AWSResponse(request.url, 500, {"Content-Type": "application/json"}, Body(body))
+    def unavailable(event_name: str, request: AWSPreparedRequest, **kwargs: Any) -> Any:
+        if event_name == f"before-send.dynamodb.{operation}" and failures["left"]:
+            failures["left"] -= 1
+            body = '{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError"}'
+            return AWSResponse(request.url, 500, {"Content-Type": "application/json"}, Body(body))
+        return botocore_stubber(event_name=event_name, request=request, **kwargs)
 
-    dynamodb.meta.events.register_first("before-send.dynamodb.UpdateItem", unavailable)
-    ledger = AlertLedger(TABLE, 3600, dynamodb)
+    # In place of moto's hook, so that a failed call is not also carried out by moto.
+    dynamodb.meta.events.unregister("before-send", botocore_stubber)
+    dynamodb.meta.events.register("before-send", unavailable)
+    return AlertLedger(TABLE, 3600, dynamodb), failures
+
+
+@pytest.mark.parametrize(
+    "operation", [pytest.param("PutItem", id="claim"), pytest.param("UpdateItem", id="record")]
+)
+def test_the_ledger_is_tried_again_after_botocore_gives_up(
+    sns_client: Any, alert_stack: AlertStack, operation: str
+) -> None:
+    ledger, failures = unavailable_dynamodb(operation)
     sns = publisher(sns_client, alert_stack, ledger)
 
     report = sns.publish([make_alert("e-1")])
 
     assert failures["left"] == 0
-    assert not report.unrecorded
+    assert not report.unrecorded and not report.failed
     assert len(report.published) == 1
     assert sns.publish([make_alert("e-1")]).already_delivered
     assert len(alert_stack.delivered()) == 1
