@@ -38,6 +38,11 @@ _MILLISECOND = timedelta(milliseconds=1)
 # 7 MB of log events a 1 MB invocation can carry); the standard library needs about its size, at
 # four times the time. Larger subscription payloads take the standard library.
 ORJSON_MAX_CHARS = 1 << 20
+MAX_DECOMPRESSED_BYTES = 32 << 20
+"""Largest subscription payload decoded, by the size its gzip trailer declares. The largest
+delivery, 1 MB of gzip, holds about 7 MB of CloudTrail JSON; highly compressible log events can
+declare far more, which would exhaust the function's memory without a word in its log."""
+_BASE64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 # A realistic 56-digit CloudWatch Logs event id; ids in an encoded batch count up from it.
 _FIRST_EVENT_ID = 36690253058932233582162273576985234625775848062548869120
 
@@ -123,6 +128,12 @@ def decode_subscription(event: Mapping[str, Any]) -> SubscriptionBatch:
     data = awslogs["data"]
     if not isinstance(data, str | bytes):
         raise PayloadError(f"awslogs.data: expected a base64 string, found {_kind(data)}")
+    size = declared_size(data)
+    if size is not None and size > MAX_DECOMPRESSED_BYTES and _expands_past_limit(data):
+        raise PayloadError(
+            f"awslogs.data: decompresses to {size:,} bytes, over the {MAX_DECOMPRESSED_BYTES:,} "
+            "this function decodes"
+        )
     try:
         decoded = CloudWatchLogsEvent(dict(event), json_deserializer=_loads_payload)
         payload = decoded.parse_logs_data().raw_event
@@ -131,6 +142,34 @@ def decode_subscription(event: Mapping[str, Any]) -> SubscriptionBatch:
     except (ValueError, TypeError, zlib.error, UnicodeDecodeError) as error:
         raise PayloadError(f"awslogs.data: {_undecodable(data)}") from error
     return _batch(payload, "logEvent ")
+
+
+def declared_size(data: str | bytes) -> int | None:
+    """The decompressed size a base64 gzip stream's trailer declares (ISIZE, modulo 2**32),
+    read from its last eight characters; None unless it plainly is one."""
+    raw = data.encode("ascii", "replace") if isinstance(data, str) else data
+    if len(raw) < 28 or len(raw) % 4 or not _BASE64_ALPHABET.issuperset(raw[-8:]):
+        return None
+    try:
+        head = base64.b64decode(raw[:4], validate=True)
+        tail = base64.b64decode(raw[-8:], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if head[:2] != b"\x1f\x8b" or len(tail) < 4:
+        return None
+    return int.from_bytes(tail[-4:], "little")
+
+
+def _expands_past_limit(data: str | bytes) -> bool:
+    """Whether the gzip data really holds more than the limit: a cut or damaged stream's
+    trailer declares any size, so the claim is checked, decompressing no further than it."""
+    try:
+        inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)
+        return len(inflater.decompress(base64.b64decode(data), MAX_DECOMPRESSED_BYTES + 1)) > (
+            MAX_DECOMPRESSED_BYTES
+        )
+    except (binascii.Error, ValueError, zlib.error):
+        return False  # Decoding reports it as it is.
 
 
 def _loads_payload(text: str) -> Any:

@@ -17,6 +17,7 @@ import pytest
 
 from trailhound.sources import (
     CONTROL_MESSAGE,
+    MAX_DECOMPRESSED_BYTES,
     ORJSON_MAX_CHARS,
     PayloadError,
     SourceError,
@@ -526,3 +527,21 @@ def test_encode_payload_is_what_encode_subscription_wraps() -> None:
     event = encode_subscription([record()], start_id=5)
     payload = json.loads(gzip.decompress(base64.b64decode(event["awslogs"]["data"])))
     assert encode_payload(payload) == event
+
+
+def test_a_payload_that_would_expand_past_the_limit_is_refused_before_decompressing() -> None:
+    event = encode_subscription([{**record(), "padding": "A" * (33 << 20)}])
+    assert len(event["awslogs"]["data"]) < 100_000  # a small delivery that expands 300-fold
+
+    with pytest.raises(PayloadError, match=r"decompresses to 34,\d{3},\d{3} bytes, over the"):
+        decode_subscription(event)
+
+
+def test_a_payload_within_the_limit_decodes() -> None:
+    records = [{**record(), "padding": "A" * (200 << 10)}]
+
+    batch = decode_subscription(encode_subscription(records * 50))
+
+    assert MAX_DECOMPRESSED_BYTES // 4 < 50 * (200 << 10)
+    assert all(isinstance(item, SourceRecord) for item in batch.items)
+    assert len(batch.items) == 50
