@@ -26,7 +26,7 @@ BEFORE_THE_SERVER = ("both: 20% of calls fail", "both down for 1 invocation in 4
 @pytest.fixture(scope="module")
 def figures() -> dict[str, dict[str, Any]]:
     names = [*BEFORE_THE_SERVER, LOST_RESPONSES]
-    command = [sys.executable, str(SCRIPT), "--alerts", "15", "--seed", "7", "--json"]
+    command = [sys.executable, str(SCRIPT), "--alerts", "40", "--seed", "7", "--json"]
     for name in names:
         command += ["--scenario", name]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
