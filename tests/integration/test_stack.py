@@ -417,3 +417,28 @@ def test_the_function_may_write_only_its_own_log_group(stack: Stack) -> None:
     assert attached["AttachedPolicies"] == []
     assert [statement["Resource"] for statement in log_writes] == [own_logs]
     assert stack.log_group not in own_logs
+
+
+def test_the_trail_bucket_admits_only_this_trail_of_this_account_over_tls(stack: Stack) -> None:
+    deployment = stack.deployment
+    if "ExistingLogGroupName" in deployment.parameters:
+        assert deployment.of_type("AWS::S3::BucketPolicy") == []
+        return
+    bucket = deployment.outputs()["TrailBucketName"]
+    policy = json.loads(deployment.client("s3").get_bucket_policy(Bucket=bucket)["Policy"])
+    trail_arn = f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/{deployment.name}"
+
+    for_cloudtrail = [
+        statement
+        for statement in policy["Statement"]
+        if statement.get("Principal") == {"Service": "cloudtrail.amazonaws.com"}
+    ]
+    assert {statement["Action"] for statement in for_cloudtrail} == {
+        "s3:GetBucketAcl",
+        "s3:PutObject",
+    }
+    for statement in for_cloudtrail:
+        assert statement["Condition"]["StringEquals"]["aws:SourceArn"] == trail_arn
+        assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == ACCOUNT
+    (deny,) = [statement for statement in policy["Statement"] if statement["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
