@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO, TypeVar
 
 from trailhound.alerts import Alert
 from trailhound.notifications import SNS_MAX_BYTES, Notification, build_notification
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from botocore.config import Config
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_sns.client import SNSClient
+
+_T = TypeVar("_T")
 
 PUBLISH_BATCH_MAX = 10
 """Entries per PublishBatch call, SNS's maximum."""
@@ -212,19 +214,15 @@ class SnsPublisher:
     ) -> bool:
         if self.ledger is None:
             return True
-        # Tried again beyond botocore's retries too: an alert not claimed fails the invocation.
-        for attempt in range(self._entry_attempts):
-            if attempt:
-                self._sleep(self._backoff_seconds * 2 ** (attempt - 1))
-            try:
-                claim = self.ledger.claim(
+        ledger = self.ledger
+        try:
+            claim = self._with_ledger_retries(
+                lambda: ledger.claim(
                     alert, CLAIM_MILLIS if remaining_millis is None else remaining_millis()
                 )
-                break
-            except Exception as error:  # the ledger's store failing must not pass as delivered
-                reason = f"idempotency record: {_describe(error)}"
-        else:
-            report.failed.append(FailedAlert(alert, reason))
+            )
+        except Exception as error:  # the ledger's store failing must not pass as delivered
+            report.failed.append(FailedAlert(alert, f"idempotency record: {_describe(error)}"))
             return False
         if claim is Claim.DELIVERED:
             report.already_delivered.append(alert)
@@ -241,7 +239,7 @@ class SnsPublisher:
         failures: dict[str, str] = {}
         for attempt in range(self._entry_attempts):
             if attempt:
-                self._sleep(self._backoff_seconds * 2 ** (attempt - 1))
+                self._back_off(attempt)
             try:
                 response = self.client.publish_batch(
                     TopicArn=self.topic_arn,
@@ -276,21 +274,28 @@ class SnsPublisher:
             self._release(alert, reason, report)
 
     def _delivered(self, alert: Alert, message_id: str, report: DeliveryReport) -> None:
-        """Record a published alert; tried again (beyond botocore's own retries, which stop
-        when its retry quota is spent), since an alert left unrecorded goes out twice if its
-        batch is retried."""
         report.published.append(alert)
-        if self.ledger is None:
-            return
-        for attempt in range(self._entry_attempts):
-            if attempt:
-                self._sleep(self._backoff_seconds * 2 ** (attempt - 1))
+        if self.ledger is not None:
+            ledger = self.ledger
             try:
-                self.ledger.delivered(alert, message_id)
-                return
+                self._with_ledger_retries(lambda: ledger.delivered(alert, message_id))
             except Exception as error:  # published all the same: report it, do not fail
-                reason = _describe(error)
-        report.unrecorded.append(FailedAlert(alert, reason))
+                report.unrecorded.append(FailedAlert(alert, _describe(error)))
+
+    def _with_ledger_retries(self, call: Callable[[], _T]) -> _T:
+        """`call()`, tried again beyond botocore's retries, which stop once the client's retry
+        quota is spent: an alert not claimed fails the invocation, and one published but not
+        recorded goes out again when its batch is retried. Raises the last error."""
+        for attempt in range(1, self._entry_attempts):
+            try:
+                return call()
+            except Exception:  # any failure of the store; the last one is raised below
+                self._back_off(attempt)
+        return call()
+
+    def _back_off(self, attempt: int) -> None:
+        """Wait before try `attempt + 1`: the backoff, doubled each time."""
+        self._sleep(self._backoff_seconds * 2 ** (attempt - 1))
 
     def _release(self, alert: Alert, reason: str, report: DeliveryReport) -> None:
         if self.ledger is not None:

@@ -244,8 +244,9 @@ _CHECKED_MODIFIERS = frozenset(modifier_mapping.values()) - {
 }
 _REGEX_FLAGS = frozenset({"i", "m", "s", "ignorecase", "multiline", "dotall"})
 _STRING_MODIFIERS = frozenset(
-    ("contains", "startswith", "endswith", "re", "cased", "base64", "base64offset", "windash")
-) | {"fieldref"}
+    {"contains", "startswith", "endswith", "re", "cased", "base64", "base64offset", "windash"}
+    | {"fieldref"}
+)
 _TAKES = {
     **dict.fromkeys(_STRING_MODIFIERS, "a string"),
     **dict.fromkeys(("gt", "gte", "lt", "lte"), "a number"),
