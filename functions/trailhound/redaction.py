@@ -49,12 +49,18 @@ _MAX_DEPTH = 64
 # Cheap tests that every match of `_SECRETS` passes (false alarms only cost the full search).
 # In lower case, words a pattern needs as they are:
 _MARKERS = ("-----begin", "bearer", "iqojb3jpz2lu", "fwogzxivyxdz", "fqogzxivyxdz")
-# ... and words that need a name's tail and then ":" or "=" after them (api.?key: "key").
-_NAME_WORDS = ("passw", "secret", "token", "key")
+# ... and words that need a name's tail and then ":" or "=" after them (api.?key: "key"),
+# with whether the name must start a word, as the key=value pattern requires.
+_NAME_WORDS = (
+    ("passw", True),
+    ("secret", True),
+    ("token", True),
+    ("key", True),
+    ("authorization", False),
+)
 _NAME_TAIL = re.compile(r"[a-z_]*['\"]?\s*[:=]")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_.-")
 _NOT_BEFORE_NAME = frozenset("0123456789:")
-_AUTHORIZATION_TAIL = re.compile(r"\s*[:=]")
 _URL_PASSWORD = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
 # A secret key's characters made "x", "=" kept, all others " ": the key pattern's match, 40 of
 # them with neither more nor "=" on either side, is one substring test of the padded shape,
@@ -67,7 +73,14 @@ _KEY_SHAPES = bytes(
 _KEY_RUN = b" " + b"x" * 40 + b" "
 # In lower case, what a secret-named key contains (`_SECRET_KEY`).
 _KEY_WORDS = (
-    *("passw", "secret", "token", "credential", "private", "authorization", "api", "signature"),
+    "passw",
+    "secret",
+    "token",
+    "credential",
+    "private",
+    "authorization",
+    "api",
+    "signature",
 )
 
 
@@ -83,19 +96,15 @@ def may_hold_secret(text: str) -> bool:
     for marker in _MARKERS:
         if marker in lowered:
             return True
-    for word in _NAME_WORDS:
+    for word, starts_a_word in _NAME_WORDS:
         start = lowered.find(word)
         while start != -1:
             end = start + len(word)
-            if _NAME_TAIL.match(lowered, end) and _starts_a_name(lowered, start):
+            if _NAME_TAIL.match(lowered, end) and (
+                not starts_a_word or _starts_a_name(lowered, start)
+            ):
                 return True
             start = lowered.find(word, end)
-    start = lowered.find("authorization")
-    while start != -1:
-        end = start + len("authorization")
-        if _AUTHORIZATION_TAIL.match(lowered, end):
-            return True
-        start = lowered.find("authorization", end)
     if _URL_PASSWORD.search(text) is not None:
         return True
     return _KEY_RUN in b" " + text.encode().translate(_KEY_SHAPES) + b" "
@@ -110,8 +119,9 @@ def _starts_a_name(lowered: str, start: int) -> bool:
 
 def may_hold_secret_in_json(encoded: str) -> bool:
     """`may_hold_secret` for compact JSON text, where a key that names a secret counts too."""
-    if not encoded.isascii() or '\\"' in encoded:
-        return True  # An escaped quote could end a key early: no shortcut.
+    if not encoded.isascii() or "\\" in encoded:
+        # An escape could end a key early (\") or hide a value's edges (\u001f): no shortcut.
+        return True
     lowered = encoded.lower()
     for word in _KEY_WORDS:
         start = lowered.find(word)

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from hypothesis import given
+import orjson
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from trailhound.alerts import build_alert
 from trailhound.engine.rule import Rule, Severity
-from trailhound.redaction import _SECRETS, REDACTED, may_hold_secret, redact, redact_text
+from trailhound.redaction import (
+    _SECRETS,
+    REDACTED,
+    may_hold_secret,
+    may_hold_secret_in_json,
+    redact,
+    redact_text,
+)
 
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 PRIVATE_KEY = (
@@ -107,3 +116,19 @@ def test_a_secret_arn_is_a_name_not_a_secret() -> None:
 
 def test_a_quoted_secret_keeps_its_quotes() -> None:
     assert redact_text('{"password": "hunter22"}') == '{"password": "REDACTED"}'
+
+
+@given(
+    st.dictionaries(
+        st.one_of(PIECES, st.text(max_size=8)),
+        st.one_of(st.lists(PIECES, max_size=6).map("".join), st.integers(-(2**60), 2**60)),
+        max_size=4,
+    )
+)
+# A control character escaped in JSON (\u001f) beside a secret key hid the key's edge.
+@example({"pass_word:": "\x1f" + "A1b2/C3d+x" * 4})
+def test_json_said_to_hold_no_secret_is_left_as_it_is_by_redact(
+    parameters: dict[str, Any],
+) -> None:
+    if not may_hold_secret_in_json(orjson.dumps(parameters).decode()):
+        assert redact(parameters) == parameters
