@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trailhound.engine.compiler import CompiledCondition
+from trailhound.engine.conditions import CompiledCondition
 from trailhound.engine.yamlsource import YamlDocument
 
 
