@@ -84,6 +84,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.set_defaults(run=_replay)
 
+    bundle = commands.add_parser(
+        "bundle",
+        help="compile rule files into a bundle that the Lambda loads at a cold start",
+        description="Loads the rules as the Lambda would and writes them, compiled, to one file. "
+        "The Lambda uses the bundle (RULES_BUNDLE) while it was built from its rule folders "
+        "(RULES_PATHS) and every rule file is unchanged; otherwise it loads the files.",
+    )
+    bundle.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders")
+    bundle.add_argument("-o", "--output", type=Path, required=True, help="the bundle file to write")
+    bundle.set_defaults(run=_bundle)
+
     schema = commands.add_parser("schema", help="print the JSON Schema of rule files")
     schema.set_defaults(run=_schema)
     return parser
@@ -249,6 +260,21 @@ def _print_summary(summary: DetectionSummary, rules: int, stream: TextIO) -> Non
     )
     for rule_id, count in sorted(summary.alerts_by_rule.items(), key=lambda kv: (-kv[1], kv[0])):
         print(f"  {count:6d}  {rule_id}", file=stream)
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    from trailhound.engine.bundle import write_bundle
+
+    result = write_bundle(args.output, args.paths or [DEFAULT_RULES])
+    for error in result.errors:
+        print(error)
+    errors = sum(not error.warning for error in result.errors)
+    print(
+        f"{args.output}: {len(result.rules)} rules, {len(result.disabled)} disabled, "
+        f"{errors} errors",
+        file=sys.stderr,
+    )
+    return 1 if errors else 0
 
 
 def _schema(args: argparse.Namespace) -> int:

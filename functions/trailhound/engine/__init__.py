@@ -1,6 +1,6 @@
-"""The rule engine: load Sigma rule files, compile them once, index them, match records."""
+"""The rule engine: load Sigma rule files, compile them once, index them, match records.
 
-from trailhound.engine.loader import CompiledRule, LoadResult, RuleError, load_rules
-from trailhound.engine.ruleset import MatchResult, RuleSet
-
-__all__ = ["CompiledRule", "LoadResult", "MatchResult", "RuleError", "RuleSet", "load_rules"]
+`loader` reads rule files (YAML, pySigma); `bundle` reads the rules compiled at build time;
+`conditions` builds the predicates and `ruleset` indexes them. Importing this package imports
+none of them, so the handler pays only for what it uses.
+"""

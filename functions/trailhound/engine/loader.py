@@ -8,8 +8,7 @@ cannot blind the others.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,16 @@ from sigma.rule import SigmaRule
 
 from trailhound.engine.compiler import CompileError, compile_conditions
 from trailhound.engine.errors import RuleError, RuleFileError
-from trailhound.engine.filters import LoadedFilter, apply_filters, is_filter, load_filter_document
-from trailhound.engine.rule import TRAILHOUND_KEYS, CompiledRule, Rule, Severity, TrailhoundKeys
+from trailhound.engine.filters import apply_filters, is_filter, load_filter_document
+from trailhound.engine.rule import (
+    TRAILHOUND_KEYS,
+    CompiledRule,
+    LoadResult,
+    Rule,
+    Severity,
+    TrailhoundKeys,
+    find_rule_files,
+)
 from trailhound.engine.validation import (
     check_detection_items,
     check_logsource,
@@ -39,8 +46,6 @@ __all__ = [
     "load_rule_file",
     "load_rules",
 ]
-
-RULE_SUFFIXES = (".yml", ".yaml")
 
 # The Sigma specification's top-level keys for detection rules; anything else is most likely a
 # typo of one of these or of a trailhound key, and a typo must not be silently ignored.
@@ -68,31 +73,6 @@ SIGMA_KEYS = frozenset(
     }
 )
 KNOWN_KEYS = SIGMA_KEYS | TRAILHOUND_KEYS
-
-
-@dataclass
-class LoadResult:
-    """What loading a set of rule files gave: rules that work, and errors for those that do not."""
-
-    rules: list[CompiledRule] = field(default_factory=list)
-    disabled: list[CompiledRule] = field(default_factory=list)
-    errors: list[RuleError] = field(default_factory=list)
-    filters: list[LoadedFilter] = field(default_factory=list)
-    files: int = 0
-
-
-def find_rule_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Rule files under `paths` (files as given, directories recursively, hidden ones skipped)."""
-    for path in paths:
-        if path.is_dir():
-            for candidate in sorted(path.rglob("*")):
-                relative = candidate.relative_to(path)
-                if any(part.startswith(".") for part in relative.parts):
-                    continue
-                if candidate.is_file() and candidate.suffix in RULE_SUFFIXES:
-                    yield candidate
-        else:
-            yield path
 
 
 def load_rules(paths: Iterable[Path]) -> LoadResult:

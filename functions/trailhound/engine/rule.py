@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from trailhound.engine.conditions import CompiledCondition
-from trailhound.engine.yamlsource import YamlDocument
+from trailhound.engine.errors import RuleError
+
+if TYPE_CHECKING:
+    from trailhound.engine.filters import LoadedFilter
+    from trailhound.engine.yamlsource import YamlDocument
+
+RULE_SUFFIXES = (".yml", ".yaml")
 
 
 class Severity(StrEnum):
@@ -102,3 +110,38 @@ class CompiledRule:
     @property
     def rule_id(self) -> str:
         return self.rule.rule_id
+
+
+@dataclass
+class LoadResult:
+    """What loading a set of rule files gave: rules that work, and errors for those that do not."""
+
+    rules: list[CompiledRule] = field(default_factory=list)
+    disabled: list[CompiledRule] = field(default_factory=list)
+    errors: list[RuleError] = field(default_factory=list)
+    filters: list[LoadedFilter] = field(default_factory=list)
+    files: int = 0
+
+
+def find_rule_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Rule files under `paths` (files as given, directories recursively, hidden ones skipped).
+
+    Within a directory, files come in the order of their path's parts, as sorted() orders paths.
+    """
+    for path in paths:
+        if not path.is_dir():
+            yield path
+            continue
+        found: list[tuple[tuple[str, ...], Path]] = []
+        for folder, folders, files in os.walk(path):
+            folders[:] = [name for name in folders if not name.startswith(".")]
+            relative = Path(folder).relative_to(path).parts
+            for name in files:
+                if name.startswith(".") or not name.endswith(RULE_SUFFIXES):
+                    continue
+                candidate = Path(folder, name)
+                if candidate.is_file():  # not a broken link or a socket
+                    found.append(((*relative, name), candidate))
+        found.sort(key=lambda item: item[0])
+        for _parts, candidate in found:
+            yield candidate

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trailhound.engine.loader import CompiledRule
+from trailhound.engine.rule import CompiledRule
 
 Record = dict[str, Any]
 
