@@ -3,9 +3,10 @@
 Lambda cannot tell until an invocation that a package carries native libraries for the wrong
 CPU or Python (a builder that found no arm64 wheel falls back to the build machine's), nor that
 the rules are not where RULES_PATHS says. This looks: every shared library is an ELF file for
-the function's architecture and runtime, boto3 comes with any packaged botocore, and the rule
+the function's architecture and runtime, boto3 comes with any packaged botocore, the rule
 folders RULES_PATHS names (/opt is the layers' content) load the same rules as the
-repository's.
+repository's, and the rule bundle RULES_BUNDLE names is current for them (else every cold start
+would parse the rule files).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from trailhound.engine.bundle import BundleUnusable, read_bundle
 from trailhound.engine.loader import load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,20 +94,45 @@ def _check_rules(
     ]
     task_root = BUILD / function["CodeUri"]
     problems = []
+    built_folders = []
     for path in (Path(part.strip()) for part in rules_paths.split(",")):
-        # The layer mirrors the repository: rules/ is /opt/rules, packs/ is /opt/packs.
-        if path.is_relative_to(LAYERS_ROOT):
-            relative = path.relative_to(LAYERS_ROOT)
-            candidates = [layer / relative for layer in layers]
-        else:
-            relative = path
-            candidates = [task_root / path]
-        found = [candidate for candidate in candidates if candidate.is_dir()]
-        if not found:
+        found = _built(path, layers, task_root)
+        if found is None:
             problems.append(f"{name}: RULES_PATHS names {path}, which no layer or package holds")
             continue
-        problems += _compare_rules(name, path, found[0], ROOT / relative)
+        built_folders.append(found)
+        relative = path.relative_to(LAYERS_ROOT) if path.is_relative_to(LAYERS_ROOT) else path
+        problems += _compare_rules(name, path, found, ROOT / relative)
+    bundle = function.get("Environment", {}).get("Variables", {}).get("RULES_BUNDLE")
+    if bundle and not problems:
+        problems += _check_bundle(name, Path(bundle), layers, task_root, built_folders)
     return problems
+
+
+def _built(path: Path, layers: list[Path], task_root: Path, kind: str = "dir") -> Path | None:
+    """Where the build holds `path` as the function will see it (/opt is the layers')."""
+    if path.is_relative_to(LAYERS_ROOT):
+        candidates = [layer / path.relative_to(LAYERS_ROOT) for layer in layers]
+    else:
+        candidates = [task_root / path]
+    for candidate in candidates:
+        if candidate.is_dir() if kind == "dir" else candidate.is_file():
+            return candidate
+    return None
+
+
+def _check_bundle(
+    name: str, bundle: Path, layers: list[Path], task_root: Path, folders: list[Path]
+) -> list[str]:
+    found = _built(bundle, layers, task_root, kind="file")
+    if found is None:
+        return [f"{name}: RULES_BUNDLE names {bundle}, which no layer or package holds"]
+    try:
+        loaded = read_bundle(found, folders)
+    except BundleUnusable as error:
+        return [f"{name}: RULES_BUNDLE {bundle} would not be used: {error}"]
+    print(f"{name}: {bundle} is current, {len(loaded.rules)} rules")
+    return []
 
 
 def _compare_rules(name: str, path: Path, built: Path, source: Path) -> list[str]:

@@ -13,6 +13,7 @@ records nothing.
 from __future__ import annotations
 
 import functools
+import gc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
 from trailhound.detection import DetectionSummary, detect
-from trailhound.engine.loader import load_rules
+from trailhound.engine.bundle import load_rules_or_bundle
 from trailhound.engine.ruleset import RuleSet
 from trailhound.settings import Settings, load_settings
 from trailhound.sinks import (
@@ -40,7 +41,9 @@ if TYPE_CHECKING:
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+# Only boto3 calls go out of the function: patching botocore alone spares importing and
+# patching every HTTP library the X-Ray SDK knows (requests, httplib, ...) at a cold start.
+tracer = Tracer(patch_modules=("botocore",))
 
 LOGGED_PER_KIND = 20
 """Bad log lines and rule failures logged one by one per invocation; the metrics count all, and
@@ -96,13 +99,20 @@ def runtime_for(settings: Settings) -> Runtime:
     import boto3
 
     paths = settings.rule_paths
-    loaded = load_rules(paths)
+    loaded, bundle_unused = load_rules_or_bundle(paths, settings.rule_bundle)
+    if bundle_unused:
+        logger.warning("rule bundle not used: the rule files are loaded", reason=bundle_unused)
     for error in loaded.errors:
         logger.error("rule not loaded", rule_error=str(error), path=str(error.path))
     metrics.add_metric(name="RuleLoadErrors", unit=MetricUnit.Count, value=len(loaded.errors))
     if not loaded.rules:
         raise RuntimeError(f"no rules loaded from {', '.join(map(str, paths))}")
-    logger.info("rules loaded", rules=len(loaded.rules), disabled=len(loaded.disabled))
+    logger.info(
+        "rules loaded",
+        rules=len(loaded.rules),
+        disabled=len(loaded.disabled),
+        source="files" if settings.rule_bundle is None or bundle_unused else "bundle",
+    )
     ledger = AlertLedger(
         settings.idempotency_table,
         settings.idempotency_ttl_seconds,
@@ -111,7 +121,11 @@ def runtime_for(settings: Settings) -> Runtime:
     publisher = SnsPublisher(
         boto3.client("sns", config=retry_config()), settings.alert_topic_arn, ledger=ledger
     )
-    return Runtime(RuleSet(loaded.rules), publisher)
+    runtime = Runtime(RuleSet(loaded.rules), publisher)
+    # The rules live as long as the environment: out of the cyclic collector's sight, they are
+    # not walked again by every full collection while batches are matched.
+    gc.freeze()
+    return runtime
 
 
 def _decode(event: dict[str, Any]) -> SubscriptionBatch:

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
         default=("rules",),
         description="Rule folders or files, comma-separated: absolute, or under LAMBDA_TASK_ROOT.",
     )
+    rules_bundle: str | None = Field(
+        default=None,
+        description="The rules compiled at build time (`trailhound bundle`), used while they "
+        "match the rule files: absolute, or under LAMBDA_TASK_ROOT.",
+    )
     lambda_task_root: Path | None = None
     powertools_service_name: str = Field(min_length=1)
     powertools_metrics_namespace: str = Field(min_length=1)
@@ -65,6 +70,13 @@ class Settings(BaseSettings):
         """The rule folders; relative ones are found under the Lambda task root (or here)."""
         root = self.lambda_task_root or Path.cwd()
         return [root / path for path in self.rules_paths]
+
+    @property
+    def rule_bundle(self) -> Path | None:
+        """The rule bundle, if one is configured; relative paths as for the rule folders."""
+        if not self.rules_bundle:
+            return None
+        return (self.lambda_task_root or Path.cwd()) / self.rules_bundle
 
 
 class SettingsError(ValueError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import queue
 import socket
 import subprocess
@@ -126,10 +127,11 @@ class Stack:
             FunctionName=function
         )
         variables: dict[str, str] = dict(configuration["Environment"]["Variables"])
-        variables["RULES_PATHS"] = ",".join(
-            str(self.opt / Path(path).relative_to("/opt")) if path.startswith("/opt/") else path
-            for path in variables["RULES_PATHS"].split(",")
-        )
+        for name in ("RULES_PATHS", "RULES_BUNDLE"):
+            variables[name] = ",".join(
+                str(self.opt / Path(path).relative_to("/opt")) if path.startswith("/opt/") else path
+                for path in variables[name].split(",")
+            )
         return variables
 
 
@@ -300,6 +302,23 @@ def test_cloudtrail_events_in_the_log_group_notify_email_and_critical_ones_the_p
     root_login, quiet = _events([ROOT_LOGIN, QUIET])
     assert any(root_login["eventID"] in n["Message"] for n in delivered["pager"])
     assert not any(quiet["eventID"] in n["Message"] for n in delivered["email"])
+
+
+def test_the_function_loads_the_rule_bundle_built_into_its_layer(
+    stack: Stack, invoke: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from trailhound import handler
+    from trailhound.sources import encode_subscription
+
+    handler.runtime_for.cache_clear()
+    with caplog.at_level(logging.INFO, logger="trailhound"):
+        assert invoke(encode_subscription(_events([ROOT_LOGIN])))["alerts"] > 0
+
+    (loaded,) = [record for record in caplog.records if record.getMessage() == "rules loaded"]
+    assert loaded.source == "bundle"  # type: ignore[attr-defined]
+    files = list((stack.opt / "rules").rglob("*.yml"))
+    filters = list((stack.opt / "rules" / "filters").glob("*.yml"))
+    assert loaded.rules == len(files) - len(filters)  # type: ignore[attr-defined]
 
 
 def test_a_redelivered_batch_notifies_no_one_again(stack: Stack, invoke: Any) -> None:
