@@ -11,8 +11,8 @@ import pytest
 from conftest import WriteRule, rule_text
 
 from trailhound.engine import ruletests
+from trailhound.engine.keys import RuleTest
 from trailhound.engine.loader import CompiledRule, load_rule_file
-from trailhound.engine.rule import RuleTest
 from trailhound.engine.ruletests import explain, load_test_event, resolve_event_file, run_rule_tests
 
 DETECTION = """

@@ -19,15 +19,8 @@ from sigma.rule import SigmaRule
 from trailhound.engine.compiler import CompileError, compile_conditions
 from trailhound.engine.errors import RuleError, RuleFileError
 from trailhound.engine.filters import apply_filters, is_filter, load_filter_document
-from trailhound.engine.rule import (
-    TRAILHOUND_KEYS,
-    CompiledRule,
-    LoadResult,
-    Rule,
-    Severity,
-    TrailhoundKeys,
-    find_rule_files,
-)
+from trailhound.engine.keys import TRAILHOUND_KEYS, TrailhoundKeys
+from trailhound.engine.rule import CompiledRule, LoadResult, Rule, Severity, find_rule_files
 from trailhound.engine.validation import (
     check_detection_items,
     check_logsource,

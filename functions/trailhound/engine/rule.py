@@ -1,4 +1,7 @@
-"""What a rule file says: the trailhound keys beside the Sigma rule, and the loaded rule."""
+"""A loaded rule: its metadata and compiled condition, and where rule files are found.
+
+Nothing here parses YAML or Sigma: the handler builds these from a rule bundle as well.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from trailhound.engine.conditions import CompiledCondition
 from trailhound.engine.errors import RuleError
 
 if TYPE_CHECKING:
     from trailhound.engine.filters import LoadedFilter
+    from trailhound.engine.keys import RuleTest
     from trailhound.engine.yamlsource import YamlDocument
 
 RULE_SUFFIXES = (".yml", ".yaml")
@@ -33,46 +35,6 @@ class Severity(StrEnum):
     @property
     def rank(self) -> int:
         return list(Severity).index(self)
-
-
-class RuleTest(BaseModel):
-    """One inline test case: an event and whether the rule must fire on it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, description="What the case shows, e.g. 'root login fires'.")
-    expect: bool = Field(description="true: the rule must fire on the event; false: it must not.")
-    event: dict[str, Any] | str = Field(
-        description="A CloudTrail record, or a path to a JSON event file under events/."
-    )
-
-
-class AlertSpec(BaseModel):
-    """How the alert for this rule is worded."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    title: str | None = Field(
-        default=None,
-        description="Title template; {field.path} placeholders take values from the event, "
-        "e.g. 'Root console login from {sourceIPAddress}'.",
-    )
-
-
-class TrailhoundKeys(BaseModel):
-    """The keys trailhound adds to a Sigma rule; a typo here is an error, not a silent no-op."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = Field(default=True, description="false ships the rule switched off.")
-    runbook: str | None = Field(
-        default=None, description="What the responder should do (markdown)."
-    )
-    alert: AlertSpec = Field(default_factory=AlertSpec)
-    tests: list[RuleTest] = Field(default_factory=list, description="Inline test cases.")
-
-
-TRAILHOUND_KEYS = frozenset(TrailhoundKeys.model_fields)
 
 
 @dataclass(frozen=True, slots=True)

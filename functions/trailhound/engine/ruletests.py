@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 
 from trailhound.engine.compiler import compile_conditions
+from trailhound.engine.keys import RuleTest
 from trailhound.engine.loader import CompiledRule
-from trailhound.engine.rule import RuleTest
 from trailhound.engine.ruleset import RuleSet
 
 

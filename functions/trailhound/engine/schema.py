@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trailhound.engine.rule import Severity, TrailhoundKeys
+from trailhound.engine.keys import TrailhoundKeys
+from trailhound.engine.rule import Severity
 
 
 class Status(StrEnum):
