@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from trailhound.settings import DEFAULT_TTL_SECONDS, Settings, SettingsError, load_settings
+from trailhound.settings import DEFAULT_TTL_SECONDS, SettingsError, load_settings
 
 TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:trailhound-alerts"
 
@@ -73,7 +73,7 @@ def test_settings_are_read_when_asked_not_at_import(monkeypatch: pytest.MonkeyPa
     with pytest.raises(SettingsError, match="ALERT_TOPIC_ARN: Field required"):
         load_settings()
     monkeypatch.setenv("ALERT_TOPIC_ARN", TOPIC_ARN)
-    assert Settings().alert_topic_arn == TOPIC_ARN
+    assert load_settings().alert_topic_arn == TOPIC_ARN
 
 
 def test_the_log_level_is_read_in_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
