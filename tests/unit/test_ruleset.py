@@ -88,7 +88,7 @@ STOP = {"eventName": "StopLogging", "eventSource": "cloudtrail.amazonaws.com"}
     ("detection", "matching"),
     [
         (
-            "selection:\n  userIdentity.type: Root\ncondition: selection",
+            "selection:\n  userIdentity.type|startswith: Ro\ncondition: selection",
             {**STOP, "userIdentity": {"type": "Root"}},
         ),
         ("selection:\n  eventName|contains: Logging\ncondition: selection", STOP),
@@ -129,6 +129,38 @@ def test_rules_without_an_exact_requirement_are_always_candidates(
         rule,
     )
     assert ruleset.match(matching).matched == (rule,)
+
+
+def test_a_rule_pinning_another_field_is_filed_under_its_values(
+    compile_rule: CompileRule,
+) -> None:
+    root = compile_rule("selection:\n  userIdentity.type: Root\ncondition: selection")
+    agents = compile_rule(
+        "selection:\n  userAgent: [TruffleHog, 'S3 Browser']\n"
+        "  userIdentity.type: IAMUser\ncondition: selection"
+    )
+    ports = compile_rule(
+        "selection:\n  requestParameters.ipPermissions.items.fromPort: '22'\ncondition: selection"
+    )
+    ruleset = RuleSet([root, agents, ports])
+    assert ruleset.unindexed == ()
+
+    def candidates(**fields: Any) -> set[str]:
+        return ids(ruleset.candidates({**STOP, **fields}))
+
+    assert candidates() == set()
+    assert candidates(userIdentity={"type": "root"}) == {root.rule_id}
+    assert candidates(userIdentity={"type": "AssumedRole"}) == set()
+    # Of two required fields, the one with fewer values files the rule.
+    assert candidates(userIdentity={"type": "IAMUser"}) == {agents.rule_id}
+    assert candidates(userAgent="trufflehog") == set()
+    # A path through lists offers each of its values; numbers as they are written.
+    permissions = {"items": [{"fromPort": 80}, {"fromPort": 22}, {"fromPort": 22}]}
+    assert candidates(requestParameters={"ipPermissions": permissions}) == {ports.rule_id}
+    assert ruleset.candidates({**STOP, "requestParameters": {"ipPermissions": permissions}}) == (
+        ports,
+    )
+    assert ruleset.match({**STOP, "requestParameters": {"ipPermissions": permissions}}).matched
 
 
 def test_or_of_selections_on_different_names_is_filed_under_each(named_rule: Any) -> None:
@@ -264,6 +296,17 @@ SYNTHETIC_RULES = {
     "  eventSource: ec2.amazonaws.com\ncondition: selection and not filter",
     "all_of_them": "a:\n  eventSource: sts.amazonaws.com\nb:\n  userIdentity.type: IAMUser\n"
     "condition: all of them",
+    "identity_only": "selection:\n  userIdentity.type: [AssumedRole, FederatedUser]\n"
+    "condition: selection",
+    "identity_or_agent": "a:\n  userIdentity.type: Root\nb:\n  userAgent|contains: boto\n"
+    "condition: a or b",
+    "agent_not_root": "a:\n  userAgent: 'aws-cli/2.13.0'\nb:\n  userIdentity.type: Root\n"
+    "condition: a and not b",
+    "region_list": "selection:\n  awsRegion: [us-east-1, eu-west-1]\n"
+    "  readOnly: 'false'\ncondition: selection",
+    "nested_list_value": "selection:\n  resources.type: AWS::S3::Bucket\ncondition: selection",
+    "mfa_text": "selection:\n  userIdentity.sessionContext.attributes.mfaAuthenticated: 'true'\n"
+    "condition: selection",
 }
 
 
@@ -282,11 +325,17 @@ def variants(record: Record, turn: int) -> list[Record]:
     name, source = record.get("eventName"), record.get("eventSource")
     if not isinstance(name, str) or not isinstance(source, str):
         return [record]
+    identity = record.get("userIdentity")
+    identity = identity if isinstance(identity, dict) else {}
     odd = [
         {**record, "eventName": [name]},
         {key: value for key, value in record.items() if key != "eventName"},
         {key: value for key, value in record.items() if key != "eventSource"},
         {**record, "eventName": name.lower(), "eventSource": None},
+        {**record, "userIdentity": {**identity, "type": [identity.get("type"), "Root"]}},
+        {**record, "userIdentity": {**identity, "type": str(identity.get("type")).upper()}},
+        {**record, "userIdentity": "Root", "awsRegion": ["EU-WEST-1"], "readOnly": False},
+        {**record, "resources": [[{"type": "aws::s3::bucket"}], {"type": 7}]},
     ]
     swapped = {**record, "eventName": name.swapcase(), "eventSource": source.upper()}
     return [record, swapped, odd[turn % len(odd)]]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -36,7 +36,9 @@ Predicate = Callable[[Record], bool]
 ValueMatcher = Callable[[Any], bool]
 Node = Sequence[Any]
 
-# Fields whose exact values let the rule set skip a rule for events that cannot match it.
+# The fields the rule set looks up first: every record has them, and most rules pin them. A rule
+# that pins neither but requires some other field to hold one of a few values is filed under
+# that field instead (`userIdentity.type: Root`).
 INDEX_FIELDS = ("eventName", "eventSource")
 
 
@@ -51,7 +53,10 @@ class CompileError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Requirement:
-    """The event must have `field` equal (case-insensitively) to one of `values` to match."""
+    """The event must have `field` equal (case-insensitively) to one of `values` to match.
+
+    For a field that holds several values (a path through lists), one of them must be.
+    """
 
     field: str
     values: frozenset[str]
@@ -65,7 +70,7 @@ class CompiledCondition:
     # (`eventName: [A, B, C, ...]`) becomes one set lookup instead of one closure per value.
     equality: tuple[str, str] | None = None
     # The tree the predicate was built from, for rule bundles.
-    node: Node = ()
+    node: Node = field(default=(), compare=False, repr=False)
 
 
 def build_condition(node: Node) -> CompiledCondition:
@@ -97,7 +102,7 @@ def _build(node: Node) -> CompiledCondition:
 def _build_leaf(kind: str, field: str, node: Node) -> CompiledCondition:
     if kind == "eq":
         lowered = node[2]
-        requirement = Requirement(field, frozenset({lowered})) if field in INDEX_FIELDS else None
+        requirement = Requirement(field, frozenset({lowered}))
         return CompiledCondition(
             _membership(field, frozenset({lowered})), requirement, (field, lowered), node
         )
@@ -166,12 +171,14 @@ def _any_of(parts: list[CompiledCondition], node: Node) -> CompiledCondition:
 
 
 def _narrowest(requirements: list[Requirement]) -> Requirement | None:
+    """eventName, then eventSource (found at no cost), then the fewest values of another field."""
     if not requirements:
         return None
-    return min(
-        requirements,
-        key=lambda req: (INDEX_FIELDS.index(req.field), len(req.values)),
-    )
+    return min(requirements, key=lambda req: (_rank(req.field), len(req.values)))
+
+
+def _rank(field: str) -> int:
+    return INDEX_FIELDS.index(field) if field in INDEX_FIELDS else len(INDEX_FIELDS)
 
 
 def _union(requirements: list[Requirement | None]) -> Requirement | None:
@@ -218,6 +225,13 @@ def _membership(field: str, lowered: frozenset[str]) -> Predicate:
         return False
 
     return is_member
+
+
+def lowered_texts(value: Any) -> list[str]:
+    """The texts a field's value offers an equality test, lowered as `eq` compares them."""
+    if type(value) is str:
+        return [value.lower()]
+    return [text.lower() for text in map(_text, each(value)) if text is not None]
 
 
 def _any_value(field: str, matches: ValueMatcher) -> Predicate:

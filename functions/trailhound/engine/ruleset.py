@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from trailhound.engine.conditions import lowered_texts
+from trailhound.engine.fields import field_reader
 from trailhound.engine.rule import CompiledRule
 
 Record = dict[str, Any]
@@ -31,11 +33,13 @@ _NOTHING = MatchResult()
 
 
 class RuleSet:
-    """Compiled rules indexed by the eventName/eventSource values their conditions require.
+    """Compiled rules indexed by the values their conditions require.
 
     A rule that requires `eventName` to be one of a few values is filed under each of them; one
-    that only pins `eventSource` is filed under that; the rest are candidates for every event. So
-    an event costs one dictionary lookup plus the few rules written for its API call, however many
+    that only pins `eventSource` is filed under that; one that pins neither but requires another
+    field to hold one of a few values (`userIdentity.type: Root`) is filed under that field's
+    values; the rest are candidates for every event. So an event costs a dictionary lookup, one
+    read of each such other field, and the few rules written for what it holds, however many
     rules are loaded.
     """
 
@@ -43,23 +47,33 @@ class RuleSet:
         self.rules: tuple[CompiledRule, ...] = tuple(rules)
         by_name: dict[str, list[CompiledRule]] = {}
         by_source: dict[str, list[CompiledRule]] = {}
+        by_field: dict[str, dict[str, list[CompiledRule]]] = {}
         always: list[CompiledRule] = []
         for rule in self.rules:
             requirement = rule.condition.requirement
             if requirement is None:
                 always.append(rule)
                 continue
-            index = by_name if requirement.field == "eventName" else by_source
+            if requirement.field == "eventName":
+                index = by_name
+            elif requirement.field == "eventSource":
+                index = by_source
+            else:
+                index = by_field.setdefault(requirement.field, {})
             for value in requirement.values:
                 index.setdefault(value, []).append(rule)
         self._by_name = {key: tuple(value) for key, value in by_name.items()}
         self._by_source = {key: tuple(value) for key, value in by_source.items()}
+        self._by_field = tuple(
+            (field_reader(field), {key: tuple(value) for key, value in index.items()})
+            for field, index in by_field.items()
+        )
         self._always = tuple(always)
         self._seen: dict[tuple[str, str], tuple[CompiledRule, ...]] = {}
 
     @property
     def unindexed(self) -> Sequence[CompiledRule]:
-        """Rules tested against every event (their conditions pin neither field)."""
+        """Rules tested against every event (their conditions require no field's value)."""
         return self._always
 
     def candidates(self, record: Record) -> Sequence[CompiledRule]:
@@ -81,6 +95,16 @@ class RuleSet:
             # An account calls a few thousand distinct APIs; the cap only guards odd input.
             if len(self._seen) < _MAX_REMEMBERED:
                 self._seen[key] = found
+        for read, index in self._by_field:
+            texts = lowered_texts(read(record))
+            if len(texts) == 1:
+                filed = index.get(texts[0])
+                if filed:
+                    found += filed
+            elif texts:
+                # Several values (a path through lists) may name the same rule more than once.
+                filed = tuple(dict.fromkeys(rule for text in texts for rule in index.get(text, ())))
+                found += filed
         return found
 
     def match(self, record: Record) -> MatchResult:
