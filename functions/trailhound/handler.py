@@ -21,7 +21,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
 from trailhound.detection import DetectionSummary, detect
-from trailhound.engine.bundle import load_rules_or_bundle
+from trailhound.engine.bundle import BundleForOtherFolders, load_rules_or_bundle
 from trailhound.engine.ruleset import RuleSet
 from trailhound.settings import Settings, load_settings
 from trailhound.sinks import (
@@ -100,8 +100,10 @@ def runtime_for(settings: Settings) -> Runtime:
 
     paths = settings.rule_paths
     loaded, bundle_unused = load_rules_or_bundle(paths, settings.rule_bundle)
-    if bundle_unused:
-        logger.warning("rule bundle not used: the rule files are loaded", reason=bundle_unused)
+    if bundle_unused is not None:
+        # Other folders are a configuration (RulesPaths); a stale or damaged bundle is not.
+        log = logger.info if isinstance(bundle_unused, BundleForOtherFolders) else logger.warning
+        log("rule bundle not used: the rule files are loaded", reason=str(bundle_unused))
     for error in loaded.errors:
         logger.error("rule not loaded", rule_error=str(error), path=str(error.path))
     metrics.add_metric(name="RuleLoadErrors", unit=MetricUnit.Count, value=len(loaded.errors))

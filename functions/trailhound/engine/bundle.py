@@ -29,6 +29,10 @@ class BundleUnusable(Exception):
     """Why a bundle cannot stand in for the rule files; the caller loads the files instead."""
 
 
+class BundleForOtherFolders(BundleUnusable):
+    """The bundle was built for other rule folders: a choice of configuration, not an accident."""
+
+
 def write_bundle(destination: Path, paths: Sequence[Path]) -> LoadResult:
     """Load the rules under `paths` and write them to `destination`; returns what loaded.
 
@@ -70,7 +74,7 @@ def read_bundle(bundle: Path, paths: Sequence[Path]) -> LoadResult:
     built_for = [str(base / path) for path in document.get("paths", ())]
     wanted = [str(path.resolve()) for path in paths]
     if built_for != wanted:
-        raise BundleUnusable(
+        raise BundleForOtherFolders(
             f"{bundle} was built for {', '.join(built_for)}, not {', '.join(wanted)}"
         )
     changed = _changes(document.get("digests", {}), _digests(paths, base))
@@ -92,19 +96,19 @@ def read_bundle(bundle: Path, paths: Sequence[Path]) -> LoadResult:
 
 def load_rules_or_bundle(
     paths: Sequence[Path], bundle: Path | None
-) -> tuple[LoadResult, str | None]:
+) -> tuple[LoadResult, BundleUnusable | None]:
     """The rules from `bundle` when it is current, else from the files; and why not the bundle."""
     # Loading allocates many small objects that all live on; the cyclic collector would walk
     # them again and again (half the time of a 1,000-rule load) and free none.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        reason = None
+        reason: BundleUnusable | None = None
         if bundle is not None:
             try:
                 return read_bundle(bundle, paths), None
             except BundleUnusable as error:
-                reason = str(error)
+                reason = error
         from trailhound.engine.loader import load_rules
 
         return load_rules(paths), reason
