@@ -4,15 +4,20 @@ Run: .venv/bin/python bench/cold_start.py [--runs N] [--rules N]
 
 Each figure is the median wall time of --runs fresh interpreters, started one after the other in
 turns (so that a busy moment hits every command alike), after one unmeasured run of each to warm
-the bytecode cache and the page cache (--warmup):
+the bytecode cache and the page cache (--warmup). Every command ends with os._exit(0): a Lambda
+environment is frozen, not torn down, so no command is charged for freeing its objects at exit.
+The environment is Lambda's as far as the libraries look (LAMBDA_TASK_ROOT,
+AWS_LAMBDA_FUNCTION_NAME): the X-Ray SDK and powertools' Tracer set up as they do there.
 
 - `python -c pass`: the interpreter alone;
 - `python -c "import boto3"`: the yardstick, what any Python Lambda function that calls AWS pays;
 - trailhound: `import trailhound.handler`, then load and index the rules as the handler does at
-  a cold start (`load_rules`, `RuleSet`): the rule pack and the SigmaHQ pack as shipped, and a
-  folder of 1,000 rule files (the real rules and the seeded variants of bench/throughput.py);
-- the whole cold start: the same, then the handler's settings and its SNS and DynamoDB clients
-  (`runtime_for`), with boto3 imported on the way.
+  a cold start (`load_rules_or_bundle`, `RuleSet`): the rule pack and the SigmaHQ pack as
+  shipped, read from their files; and a folder of 1,000 rule files (the real rules and the
+  seeded variants of bench/throughput.py), read from the files and from a rule bundle built
+  from them (`trailhound bundle`, as the rules layer ships);
+- the whole cold start: the same with the bundle, then the handler's settings and its SNS and
+  DynamoDB clients (`runtime_for`), with boto3 imported on the way.
 
 The last lines say where the time goes: the import and the rule loading measured inside the
 child, and the modules that take longest to import (python -X importtime).
@@ -32,27 +37,33 @@ from pathlib import Path
 
 from throughput import ROOT, write_rule_folder
 
+from trailhound.engine.bundle import write_bundle
 from trailhound.engine.loader import load_rules
 
 LOAD_RULES = """
-import json, sys, time
+import json, os, sys, time
 start = time.perf_counter()
 import trailhound.handler
 imported = time.perf_counter()
 from pathlib import Path
-from trailhound.engine.loader import load_rules
+from trailhound.engine.bundle import load_rules_or_bundle
 from trailhound.engine.ruleset import RuleSet
-loaded = load_rules([Path(path) for path in sys.argv[1:]])
+bundle = Path(sys.argv[1]) if sys.argv[1] != "-" else None
+loaded, unused = load_rules_or_bundle([Path(path) for path in sys.argv[2:]], bundle)
 ruleset = RuleSet(loaded.rules)
 done = time.perf_counter()
-assert not loaded.errors, loaded.errors[:3]
+assert not loaded.errors and unused is None, (loaded.errors[:3], unused)
 print(json.dumps({"rules": len(loaded.rules), "import": imported - start, "load": done - imported}))
+sys.stdout.flush()
+os._exit(0)
 """
 
 WHOLE_COLD_START = """
-import sys
+import os
 from trailhound import handler
-handler.runtime_for(handler.load_settings())
+runtime = handler.runtime_for(handler.load_settings())
+assert len(runtime.ruleset.rules) > 0
+os._exit(0)
 """
 
 
@@ -103,21 +114,37 @@ def main() -> int:
         "POWERTOOLS_METRICS_NAMESPACE": "trailhound",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
+        "LAMBDA_TASK_ROOT": str(ROOT / "functions"),
+        "AWS_LAMBDA_FUNCTION_NAME": "trailhound-alerts",
     }
     real = load_rules([ROOT / "rules", args.sigma]).rules
-    with tempfile.TemporaryDirectory() as folder:
-        paths = write_rule_folder(real, Path(folder), args.rules)
-        env["RULES_PATHS"] = folder
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch, "rules")
+        folder.mkdir()
+        paths = write_rule_folder(real, folder, args.rules)
+        bundle = Path(scratch, "rules.bundle.json")
+        write_bundle(bundle, [folder])
+        env["RULES_PATHS"] = str(folder)
+        env["RULES_BUNDLE"] = str(bundle)
         packs = [str(ROOT / "rules"), str(args.sigma)]
+        thousand = f"{len(paths):,}"
+        from_bundle = f"handler + {thousand} rules, bundle"
         commands = {
-            "python -c pass": [python, "-c", "pass"],
-            'python -c "import boto3"': [python, "-c", "import boto3"],
-            f"handler + the shipped packs ({len(real)} rules)": [python, "-c", LOAD_RULES, *packs],
-            f"handler + {len(paths):,} rules": [python, "-c", LOAD_RULES, folder],
+            "python -c pass": [python, "-c", "import os; os._exit(0)"],
+            'python -c "import boto3"': [python, "-c", "import os, boto3; os._exit(0)"],
+            f"handler + the shipped packs ({len(real)}), files": [
+                python,
+                "-c",
+                LOAD_RULES,
+                "-",
+                *packs,
+            ],
+            f"handler + {thousand} rules, files": [python, "-c", LOAD_RULES, "-", str(folder)],
+            from_bundle: [python, "-c", LOAD_RULES, str(bundle), str(folder)],
             "  + settings, SNS and DynamoDB clients": [python, "-c", WHOLE_COLD_START],
         }
         times: dict[str, list[float]] = {label: [] for label in commands}
-        inside: list[dict[str, float]] = []
+        inside: dict[str, list[dict[str, float]]] = {label: [] for label in commands}
         for _ in range(args.warmup):
             for command in commands.values():
                 run(command, env)
@@ -125,9 +152,9 @@ def main() -> int:
             for label, command in commands.items():
                 elapsed, output = run(command, env)
                 times[label].append(elapsed)
-                if command[-1] == folder:
-                    inside.append(json.loads(output))
-        imports = import_time_by_package(commands[f"handler + {len(paths):,} rules"], env)
+                if command[2] is LOAD_RULES:
+                    inside[label].append(json.loads(output))
+        imports = import_time_by_package(commands[from_bundle], env)
 
     median = {label: statistics.median(values) for label, values in times.items()}
     boto3 = median['python -c "import boto3"']
@@ -135,12 +162,15 @@ def main() -> int:
     print(f"{'command':<42}{'median s':>10}{'min s':>8}{'x boto3':>9}")
     for label, values in times.items():
         print(f"{label:<42}{median[label]:>10.3f}{min(values):>8.3f}{median[label] / boto3:>9.2f}")
-    imported = statistics.median(child["import"] for child in inside)
-    loaded = statistics.median(child["load"] for child in inside)
-    print(
-        f"\ninside the trailhound child (median): import {imported:.3f} s, "
-        f"load and index {inside[0]['rules']:,.0f} rules {loaded:.3f} s"
-    )
+    print("\ninside the trailhound children (median):")
+    for label, children in inside.items():
+        if children:
+            imported = statistics.median(child["import"] for child in children)
+            loaded = statistics.median(child["load"] for child in children)
+            print(
+                f"  {label:<40} import {imported:.3f} s, "
+                f"load and index {children[0]['rules']:,.0f} rules {loaded:.3f} s"
+            )
     total = sum(micros for _package, micros in imports)
     print(
         f"importing the handler: {total / 1e6:.3f} s, of which (python -X importtime, self times):"
