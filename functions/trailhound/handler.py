@@ -13,7 +13,6 @@ records nothing.
 from __future__ import annotations
 
 import functools
-import gc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -123,11 +122,7 @@ def runtime_for(settings: Settings) -> Runtime:
     publisher = SnsPublisher(
         boto3.client("sns", config=retry_config()), settings.alert_topic_arn, ledger=ledger
     )
-    runtime = Runtime(RuleSet(loaded.rules), publisher)
-    # The rules live as long as the environment: out of the cyclic collector's sight, they are
-    # not walked again by every full collection while batches are matched.
-    gc.freeze()
-    return runtime
+    return Runtime(RuleSet(loaded.rules), publisher)
 
 
 def _decode(event: dict[str, Any]) -> SubscriptionBatch:
