@@ -29,6 +29,7 @@ from rulepack import (
     write_documents,
 )
 
+from trailhound.engine.conditions import INDEX_FIELDS
 from trailhound.engine.filters import LoadedFilter
 from trailhound.engine.loader import CompiledRule
 from trailhound.engine.rule import Severity
@@ -208,8 +209,10 @@ def render_overlap() -> str:
     test_events = positive_test_events(ours)
     ours_fired = firings_by_event(ours, test_events)
     pack_fired = firings_by_event(pack_rules, test_events)
+    # Rules that pin an API call; the others watch every call (`userIdentity.type: Root`).
     specific = {
         compiled.rule_id: compiled.condition.requirement is not None
+        and compiled.condition.requirement.field in INDEX_FIELDS
         for compiled in [*ours, *pack_rules]
     }
     corpus_files = sorted(CORPUS.glob("*.jsonl"))
