@@ -138,3 +138,47 @@ def test_schema_accepts_sigmahq_cloudtrail_rule(path: Path) -> None:
 def test_schema_command_prints_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["schema"]) == 0
     assert json.loads(capsys.readouterr().out) == rule_file_schema()
+
+
+FILTER = """\
+title: The CI role may terminate its runners
+logsource:
+  product: aws
+  service: cloudtrail
+enabled: false
+filter:
+  rules:
+    - ec2_instances_terminated
+  ci_role:
+    userIdentity.sessionContext.sessionIssuer.arn: arn:aws:iam::123456789012:role/ci
+  condition: not ci_role
+"""
+
+
+def test_schema_accepts_the_filter_files_of_the_rule_pack() -> None:
+    filters = sorted((Path(__file__).parents[2] / "rules" / "filters").glob("*.yml"))
+    assert filters
+    for path in filters:
+        assert schema_errors(as_json(path.read_text(encoding="utf-8"))) == [], path
+    assert schema_errors(as_json(FILTER)) == []
+    assert schema_errors(as_json(FILTER.replace("    - ec2_instances_terminated", "  - x"))) == []
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "fragment"),
+    [
+        ("enabled: false", "enabeld: false", "'enabeld' was unexpected"),
+        ("  rules:\n    - ec2_instances_terminated\n", "", "'rules' is a required property"),
+        ("  condition: not ci_role\n", "", "'condition' is a required property"),
+        ("product: aws", "product: gcp", "'aws' was expected"),
+        ("  ci_role:", "  ci_role: 7\n  other:", "7 is not of type 'object', 'array'"),
+    ],
+)
+def test_schema_checks_filter_files_as_the_loader_does(
+    replace: str, by: str, fragment: str
+) -> None:
+    assert replace in FILTER
+    errors = schema_errors(as_json(FILTER.replace(replace, by)))
+    assert any(fragment in error for error in errors), errors
+    # A filter is not held to a rule's keys: no complaint about 'detection' or 'level'.
+    assert not any("detection" in error or "level" in error for error in errors), errors

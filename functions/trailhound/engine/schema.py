@@ -1,4 +1,8 @@
-"""The JSON Schema of a rule file, so editors can complete and check rules as they are typed."""
+"""The JSON Schema of rule files, so editors can complete and check rules as they are typed.
+
+One schema serves every file under rules/: a file with a top-level `filter` is checked as a
+Sigma filter (an allowlist), as the loader reads it, and any other file as a rule.
+"""
 
 from __future__ import annotations
 
@@ -39,11 +43,7 @@ class Related(BaseModel):
 class RuleFile(TrailhoundKeys):
     """A trailhound rule file: a Sigma detection rule for AWS CloudTrail plus trailhound's keys."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        title="trailhound rule",
-        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
-    )
+    model_config = ConfigDict(extra="forbid", title="trailhound rule")
 
     title: str = Field(max_length=256, description="Short title; the alert's default title.")
     id: str | None = Field(
@@ -83,6 +83,62 @@ class RuleFile(TrailhoundKeys):
     scope: list[str] | None = None
 
 
+class FilterSection(BaseModel):
+    """The filter itself: the rules it applies to, its selections and its condition."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "additionalProperties": {
+                "description": "A selection, as under a rule's 'detection'.",
+                "type": ["object", "array"],
+            }
+        },
+    )
+
+    rules: list[str] | Literal["any"] = Field(
+        description="The ids (file stems) or Sigma ids of the rules it applies to, or 'any'."
+    )
+    condition: str | list[str] = Field(
+        description="Added to each named rule's condition with 'and', e.g. 'not ci_role'."
+    )
+
+
+class FilterFile(BaseModel):
+    """A Sigma filter file: an allowlist folded into the rules it names."""
+
+    model_config = ConfigDict(extra="forbid", title="trailhound filter")
+
+    title: str = Field(max_length=256, description="What the filter lets through.")
+    id: str | None = Field(default=None, description="Optional Sigma UUID.")
+    name: str | None = None
+    status: Status | None = None
+    description: str | None = Field(default=None, description="Why that activity is expected.")
+    author: str | None = None
+    date: datetime.date | str | None = None
+    modified: datetime.date | str | None = None
+    references: list[str] | None = None
+    license: str | None = None
+    logsource: LogSource
+    filter: FilterSection
+    enabled: bool = Field(default=True, description="false ships the filter switched off.")
+
+
 def rule_file_schema() -> dict[str, Any]:
-    """The JSON Schema for rule files, as `trailhound schema` prints it."""
-    return RuleFile.model_json_schema()
+    """The JSON Schema for rule and filter files, as `trailhound schema` prints it."""
+    definitions: dict[str, Any] = {}
+    for model in (RuleFile, FilterFile):
+        schema = model.model_json_schema()
+        definitions.update(schema.pop("$defs", {}))
+        schema.pop("$schema", None)
+        definitions[model.__name__] = schema
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "trailhound rule or filter",
+        "description": "A Sigma rule for AWS CloudTrail with trailhound's keys, or a Sigma filter "
+        "(a file with a top-level 'filter') that allowlists activity for the rules it names.",
+        "$defs": definitions,
+        "if": {"type": "object", "required": ["filter"]},
+        "then": {"$ref": "#/$defs/FilterFile"},
+        "else": {"$ref": "#/$defs/RuleFile"},
+    }
