@@ -178,7 +178,7 @@ def test_errors_in_rule_files_are_kept_in_the_bundle(rule_folder: Path) -> None:
 def test_the_bundle_command_writes_a_bundle_and_fails_on_broken_rules(
     rule_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    bundle = rule_folder.parent / "rules.bundle.json"
+    bundle = rule_folder.parent / "build" / "rules.bundle.json"
     assert main(["bundle", "--output", str(bundle), str(rule_folder)]) == 0
     rules = len(read_bundle(bundle, [rule_folder]).rules)
     assert f"{rules} rules, 0 disabled, 0 errors" in capsys.readouterr().err

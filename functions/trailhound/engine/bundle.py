@@ -54,6 +54,7 @@ def write_bundle(destination: Path, paths: Sequence[Path]) -> LoadResult:
             for error in result.errors
         ],
     }
+    destination.parent.mkdir(parents=True, exist_ok=True)
     destination.write_bytes(orjson.dumps(document))
     return result
 
