@@ -160,6 +160,42 @@ def test_a_damaged_bundle_falls_back_to_the_rule_files(rule_folder: Path, damage
     assert len(loaded.rules) == len(load_rules([rule_folder]).rules) > 0
 
 
+def test_an_unreadable_rule_file_leaves_the_bundle_for_the_files_to_report(
+    rule_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle = rule_folder.parent / "rules.bundle.json"
+    write_bundle(bundle, [rule_folder])
+    unreadable = rule_folder / "s3" / "s3_bucket_deleted.yml"
+    read_bytes = Path.read_bytes
+
+    def read_or_refuse(path: Path) -> bytes:
+        if path == unreadable:  # What a file without read permission does (root reads all).
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_or_refuse)
+    loaded, why = load_rules_or_bundle([rule_folder], bundle)
+
+    assert why is not None and "PermissionError" in str(why)
+    assert [error.path for error in loaded.errors] == [unreadable]
+    assert len(loaded.rules) == len(json.loads(bundle.read_text())["rules"]) - 1
+
+
+def test_a_rule_file_that_turns_into_a_folder_leaves_the_bundle_for_the_files(
+    rule_folder: Path,
+) -> None:
+    bundle = rule_folder.parent / "rules.bundle.json"
+    write_bundle(bundle, [rule_folder])
+    target = rule_folder / "s3" / "s3_bucket_deleted.yml"
+    target.unlink()
+    target.mkdir()
+
+    loaded, why = load_rules_or_bundle([rule_folder], bundle)
+
+    assert why is not None and "removed" in str(why)
+    assert "s3_bucket_deleted" not in {rule.rule_id for rule in loaded.rules}
+
+
 def test_errors_in_rule_files_are_kept_in_the_bundle(rule_folder: Path) -> None:
     (rule_folder / "broken.yml").write_text(
         rule_text("selection:\n  eventName|contians: x\ncondition: selection")

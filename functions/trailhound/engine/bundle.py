@@ -22,7 +22,7 @@ from trailhound.engine.errors import RuleError
 from trailhound.engine.rule import CompiledRule, LoadResult, Rule, Severity, find_rule_files
 
 FORMAT = 1
-"""Raised whenever the bundle's layout or the meaning of a condition tree changes."""
+"""Increased whenever the bundle's layout or the meaning of a condition tree changes."""
 
 
 class BundleUnusable(Exception):
@@ -72,13 +72,18 @@ def read_bundle(bundle: Path, paths: Sequence[Path]) -> LoadResult:
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise BundleUnusable(f"{bundle} is not a format {FORMAT} rule bundle: rebuild it")
     base = bundle.parent.resolve()
-    built_for = [str(base / path) for path in document.get("paths", ())]
-    wanted = [str(path.resolve()) for path in paths]
-    if built_for != wanted:
-        raise BundleForOtherFolders(
-            f"{bundle} was built for {', '.join(built_for)}, not {', '.join(wanted)}"
-        )
-    changed = _changes(document.get("digests", {}), _digests(paths, base))
+    try:
+        built_for = [str(base / path) for path in document["paths"]]
+        wanted = [str(path.resolve()) for path in paths]
+        if built_for != wanted:
+            raise BundleForOtherFolders(
+                f"{bundle} was built for {', '.join(built_for)}, not {', '.join(wanted)}"
+            )
+        changed = _changes(document["digests"], _digests(paths, base))
+    except BundleUnusable:
+        raise
+    except Exception as error:  # an unreadable rule file, a damaged bundle: the files decide
+        raise BundleUnusable(f"cannot check {bundle}: {type(error).__name__}: {error}") from error
     if changed:
         raise BundleUnusable(f"rule files changed since {bundle} was built: {changed}")
     # Building makes many small objects that all live on, and no garbage cycles: the cyclic
