@@ -136,7 +136,8 @@ def test_the_real_corpus_replays_without_errors(capsys: pytest.CaptureFixture[st
 def test_schema_prints_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema"]) == 0
     schema = json.loads(capsys.readouterr().out)
-    assert "detection" in schema["required"]
+    assert "detection" in schema["$defs"]["RuleFile"]["required"]
+    assert "filter" in schema["$defs"]["FilterFile"]["required"]
 
 
 def test_the_installed_command_and_python_m_agree() -> None:
