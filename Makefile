@@ -69,14 +69,17 @@ build:
 
 # sam build runs this for the rules layer (BuildMethod: makefile in template.yaml), from a copy
 # of rules/ and with ARTIFACTS_DIR set: the layer's content is what the function finds in /opt.
-# The bundle is the rule pack compiled for the default RULES_PATHS (/opt/rules): the function
-# loads it at a cold start instead of parsing every rule file (trailhound bundle --help).
+# The bundles are the rules compiled for the default RULES_PATHS (/opt/rules) and for the rule
+# pack with the SigmaHQ pack: the function loads the one for its folders at a cold start instead
+# of parsing every rule file (trailhound bundle --help).
 build-RulesLayer:
 	@test -x "$(ROOT)$(BIN)/trailhound" || { echo "build-RulesLayer: run make install first" >&2; exit 1; }
 	mkdir -p "$(ARTIFACTS_DIR)/rules" "$(ARTIFACTS_DIR)/packs"
 	cp -R "$(ROOT)rules/." "$(ARTIFACTS_DIR)/rules/"
 	cp -R "$(ROOT)packs/." "$(ARTIFACTS_DIR)/packs/"
 	"$(ROOT)$(BIN)/trailhound" bundle --output "$(ARTIFACTS_DIR)/rules.bundle.json" "$(ARTIFACTS_DIR)/rules"
+	"$(ROOT)$(BIN)/trailhound" bundle --output "$(ARTIFACTS_DIR)/rules-sigmahq.bundle.json" \
+		"$(ARTIFACTS_DIR)/rules" "$(ARTIFACTS_DIR)/packs/sigmahq"
 
 # The template: cfn-lint in every Region (do the resource types exist there), sam validate --lint
 # as sam users run it, and checkov's security checks (each skip has its reason in the template).

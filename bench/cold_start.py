@@ -48,8 +48,8 @@ imported = time.perf_counter()
 from pathlib import Path
 from trailhound.engine.bundle import load_rules_or_bundle
 from trailhound.engine.ruleset import RuleSet
-bundle = Path(sys.argv[1]) if sys.argv[1] != "-" else None
-loaded, unused = load_rules_or_bundle([Path(path) for path in sys.argv[2:]], bundle)
+bundles = [Path(sys.argv[1])] if sys.argv[1] != "-" else []
+loaded, unused = load_rules_or_bundle([Path(path) for path in sys.argv[2:]], bundles)
 ruleset = RuleSet(loaded.rules)
 done = time.perf_counter()
 assert not loaded.errors and unused is None, (loaded.errors[:3], unused)
@@ -125,7 +125,7 @@ def main() -> int:
         bundle = Path(scratch, "rules.bundle.json")
         write_bundle(bundle, [folder])
         env["RULES_PATHS"] = str(folder)
-        env["RULES_BUNDLE"] = str(bundle)
+        env["RULES_BUNDLES"] = str(bundle)
         packs = [str(ROOT / "rules"), str(args.sigma)]
         thousand = f"{len(paths):,}"
         from_bundle = f"handler + {thousand} rules, bundle"

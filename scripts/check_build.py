@@ -5,12 +5,13 @@ CPU or Python (a builder that found no arm64 wheel falls back to the build machi
 the rules are not where RULES_PATHS says. This looks: every shared library is an ELF file for
 the function's architecture and runtime, boto3 comes with any packaged botocore, the rule
 folders RULES_PATHS names (/opt is the layers' content) load the same rules as the
-repository's, and the rule bundle RULES_BUNDLE names is current for them (else every cold start
-would parse the rule files).
+repository's, and every rule bundle RULES_BUNDLES names is current, one of them for RULES_PATHS
+(else every cold start would parse the rule files).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -103,9 +104,9 @@ def _check_rules(
         built_folders.append(found)
         relative = path.relative_to(LAYERS_ROOT) if path.is_relative_to(LAYERS_ROOT) else path
         problems += _compare_rules(name, path, found, ROOT / relative)
-    bundle = function.get("Environment", {}).get("Variables", {}).get("RULES_BUNDLE")
-    if bundle and not problems:
-        problems += _check_bundle(name, Path(bundle), layers, task_root, built_folders)
+    bundles = function.get("Environment", {}).get("Variables", {}).get("RULES_BUNDLES")
+    if bundles and not problems:
+        problems += _check_bundles(name, bundles, layers, task_root, built_folders)
     return problems
 
 
@@ -121,18 +122,30 @@ def _built(path: Path, layers: list[Path], task_root: Path, kind: str = "dir") -
     return None
 
 
-def _check_bundle(
-    name: str, bundle: Path, layers: list[Path], task_root: Path, folders: list[Path]
+def _check_bundles(
+    name: str, bundles: str, layers: list[Path], task_root: Path, folders: list[Path]
 ) -> list[str]:
-    found = _built(bundle, layers, task_root, kind="file")
-    if found is None:
-        return [f"{name}: RULES_BUNDLE names {bundle}, which no layer or package holds"]
-    try:
-        loaded = read_bundle(found, folders)
-    except BundleUnusable as error:
-        return [f"{name}: RULES_BUNDLE {bundle} would not be used: {error}"]
-    print(f"{name}: {bundle} is current, {len(loaded.rules)} rules")
-    return []
+    """Each bundle is current for the folders it was built from; one is for RULES_PATHS."""
+    problems = []
+    used = False
+    for bundle in (Path(part.strip()) for part in bundles.split(",") if part.strip()):
+        found = _built(bundle, layers, task_root, kind="file")
+        if found is None:
+            problems.append(f"{name}: RULES_BUNDLES names {bundle}, which no layer holds")
+            continue
+        built_for = [found.parent / path for path in json.loads(found.read_bytes())["paths"]]
+        try:
+            loaded = read_bundle(found, built_for)
+        except BundleUnusable as error:
+            problems.append(f"{name}: {bundle} would never be used: {error}")
+            continue
+        used = used or [path.resolve() for path in built_for] == [
+            path.resolve() for path in folders
+        ]
+        print(f"{name}: {bundle} is current, {len(loaded.rules)} rules")
+    if not used and not problems:
+        problems.append(f"{name}: no bundle of RULES_BUNDLES is for the default RULES_PATHS")
+    return problems
 
 
 def _compare_rules(name: str, path: Path, built: Path, source: Path) -> list[str]:

@@ -88,8 +88,8 @@ def _parser() -> argparse.ArgumentParser:
         "bundle",
         help="compile rule files into a bundle that the Lambda loads at a cold start",
         description="Loads the rules as the Lambda would and writes them, compiled, to one file. "
-        "The Lambda uses the bundle (RULES_BUNDLE) while it was built from its rule folders "
-        "(RULES_PATHS) and every rule file is unchanged; otherwise it loads the files.",
+        "The Lambda uses the bundle (one of RULES_BUNDLES) built from its rule folders "
+        "(RULES_PATHS) while every rule file is unchanged; otherwise it loads the files.",
     )
     bundle.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders")
     bundle.add_argument("-o", "--output", type=Path, required=True, help="the bundle file to write")

@@ -98,7 +98,7 @@ def runtime_for(settings: Settings) -> Runtime:
     import boto3
 
     paths = settings.rule_paths
-    loaded, bundle_unused = load_rules_or_bundle(paths, settings.rule_bundle)
+    loaded, bundle_unused = load_rules_or_bundle(paths, settings.rule_bundles)
     if bundle_unused is not None:
         # Other folders are a configuration (RulesPaths); a stale or damaged bundle is not.
         log = logger.info if isinstance(bundle_unused, BundleForOtherFolders) else logger.warning
@@ -112,7 +112,7 @@ def runtime_for(settings: Settings) -> Runtime:
         "rules loaded",
         rules=len(loaded.rules),
         disabled=len(loaded.disabled),
-        source="files" if settings.rule_bundle is None or bundle_unused else "bundle",
+        source="files" if not settings.rule_bundles or bundle_unused else "bundle",
     )
     ledger = AlertLedger(
         settings.idempotency_table,

@@ -36,10 +36,10 @@ class Settings(BaseModel):
         default=("rules",),
         description="Rule folders or files, comma-separated: absolute, or under LAMBDA_TASK_ROOT.",
     )
-    rules_bundle: str | None = Field(
-        default=None,
-        description="The rules compiled at build time (`trailhound bundle`), used while they "
-        "match the rule files: absolute, or under LAMBDA_TASK_ROOT.",
+    rules_bundles: tuple[str, ...] = Field(
+        default=(),
+        description="Rule bundles (`trailhound bundle`), comma-separated: the one built from "
+        "the rule folders is used while they are unchanged. Absolute, or under LAMBDA_TASK_ROOT.",
     )
     lambda_task_root: Path | None = None
     powertools_service_name: str = Field(min_length=1)
@@ -63,10 +63,15 @@ class Settings(BaseModel):
     @classmethod
     def _split_paths(cls, value: object) -> object:
         if isinstance(value, str):
-            value = tuple(part.strip() for part in value.split(",") if part.strip())
+            value = _split(value)
             if not value:
                 raise ValueError("names no rule folder")
         return value
+
+    @field_validator("rules_bundles", mode="before")
+    @classmethod
+    def _split_bundles(cls, value: object) -> object:
+        return _split(value) if isinstance(value, str) else value
 
     @property
     def rule_paths(self) -> list[Path]:
@@ -75,11 +80,14 @@ class Settings(BaseModel):
         return [root / path for path in self.rules_paths]
 
     @property
-    def rule_bundle(self) -> Path | None:
-        """The rule bundle, if one is configured; relative paths as for the rule folders."""
-        if not self.rules_bundle:
-            return None
-        return (self.lambda_task_root or Path.cwd()) / self.rules_bundle
+    def rule_bundles(self) -> list[Path]:
+        """The rule bundles; relative paths as for the rule folders."""
+        root = self.lambda_task_root or Path.cwd()
+        return [root / path for path in self.rules_bundles]
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 class SettingsError(ValueError):

@@ -127,7 +127,7 @@ class Stack:
             FunctionName=function
         )
         variables: dict[str, str] = dict(configuration["Environment"]["Variables"])
-        for name in ("RULES_PATHS", "RULES_BUNDLE"):
+        for name in ("RULES_PATHS", "RULES_BUNDLES"):
             variables[name] = ",".join(
                 str(self.opt / Path(path).relative_to("/opt")) if path.startswith("/opt/") else path
                 for path in variables[name].split(",")

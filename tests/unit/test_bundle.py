@@ -119,7 +119,7 @@ def test_a_bundle_is_not_used_once_a_rule_file_changed(
 
     with pytest.raises(BundleUnusable, match=reason):
         read_bundle(bundle, [rule_folder])
-    loaded, why = load_rules_or_bundle([rule_folder], bundle)
+    loaded, why = load_rules_or_bundle([rule_folder], [bundle])
     assert why is not None and reason in str(why)
     # What loads is what the files say now.
     assert [str(error) for error in loaded.errors] == [
@@ -154,7 +154,7 @@ def test_a_damaged_bundle_falls_back_to_the_rule_files(rule_folder: Path, damage
     assert damage(text) != text
     bundle.write_text(damage(text))
 
-    loaded, why = load_rules_or_bundle([rule_folder], bundle)
+    loaded, why = load_rules_or_bundle([rule_folder], [bundle])
 
     assert why is not None
     assert len(loaded.rules) == len(load_rules([rule_folder]).rules) > 0
@@ -174,7 +174,7 @@ def test_an_unreadable_rule_file_leaves_the_bundle_for_the_files_to_report(
         return read_bytes(path)
 
     monkeypatch.setattr(Path, "read_bytes", read_or_refuse)
-    loaded, why = load_rules_or_bundle([rule_folder], bundle)
+    loaded, why = load_rules_or_bundle([rule_folder], [bundle])
 
     assert why is not None and "PermissionError" in str(why)
     assert [error.path for error in loaded.errors] == [unreadable]
@@ -190,7 +190,7 @@ def test_a_rule_file_that_turns_into_a_folder_leaves_the_bundle_for_the_files(
     target.unlink()
     target.mkdir()
 
-    loaded, why = load_rules_or_bundle([rule_folder], bundle)
+    loaded, why = load_rules_or_bundle([rule_folder], [bundle])
 
     assert why is not None and "removed" in str(why)
     assert "s3_bucket_deleted" not in {rule.rule_id for rule in loaded.rules}
@@ -224,11 +224,41 @@ def test_the_bundle_command_writes_a_bundle_and_fails_on_broken_rules(
     assert f"{rule_folder / 'broken.yml'}:2: invalid YAML" in capsys.readouterr().out
 
 
+def test_of_several_bundles_the_one_built_for_the_folders_is_used(
+    rule_folder: Path, sigmahq_rules_dir: Path
+) -> None:
+    alone = rule_folder.parent / "rules.bundle.json"
+    both = rule_folder.parent / "rules-sigmahq.bundle.json"
+    write_bundle(alone, [rule_folder])
+    write_bundle(both, [rule_folder, sigmahq_rules_dir])
+    missing = rule_folder.parent / "missing.bundle.json"
+    bundles = [missing, alone, both]
+
+    loaded, why = load_rules_or_bundle([rule_folder, sigmahq_rules_dir], bundles)
+    assert why is None
+    assert len(loaded.rules) == len(load_rules([rule_folder, sigmahq_rules_dir]).rules)
+
+    loaded, why = load_rules_or_bundle([sigmahq_rules_dir], [alone, both])
+    assert isinstance(why, BundleForOtherFolders)  # a choice of folders, said at INFO
+    assert len(loaded.rules) == len(load_rules([sigmahq_rules_dir]).rules)
+
+    (rule_folder / "s3" / "s3_bucket_deleted.yml").unlink()
+    loaded, why = load_rules_or_bundle([rule_folder], bundles)
+    assert why is not None and not isinstance(why, BundleForOtherFolders)
+    assert "removed rules/s3/s3_bucket_deleted.yml" in str(why)
+    assert "cannot read" in str(why)  # the missing one is named too
+
+
 def test_the_handler_loads_a_current_bundle_without_parsing_yaml_or_sigma(
     rule_folder: Path,
 ) -> None:
     bundle = rule_folder.parent / "rules.bundle.json"
     write_bundle(bundle, [rule_folder])
+    more = rule_folder.parent / "more"
+    more.mkdir()
+    shutil.copy(rule_folder / "s3" / "s3_bucket_deleted.yml", more / "another_bucket_rule.yml")
+    with_more = rule_folder.parent / "rules-more.bundle.json"
+    write_bundle(with_more, [rule_folder, more])
     script = (
         "import json, sys\n"
         "from trailhound import handler\n"
@@ -244,7 +274,7 @@ def test_the_handler_loads_a_current_bundle_without_parsing_yaml_or_sigma(
         "POWERTOOLS_METRICS_NAMESPACE": "trailhound",
         "AWS_DEFAULT_REGION": "us-east-1",
         "RULES_PATHS": str(rule_folder),
-        "RULES_BUNDLE": str(bundle),
+        "RULES_BUNDLES": f"{bundle},{with_more}",
     }
 
     def run(**changes: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -263,9 +293,12 @@ def test_the_handler_loads_a_current_bundle_without_parsing_yaml_or_sigma(
     assert fast == {"rules": len(load_rules([rule_folder]).rules), "parsers": []}
     assert logs["rules loaded"]["source"] == "bundle"
 
-    # Other folders are a choice of configuration: said, not warned about.
-    (rule_folder.parent / "more").mkdir()
-    other_folders, logs = run(RULES_PATHS=f"{rule_folder},{rule_folder.parent / 'more'}")
+    both, logs = run(RULES_PATHS=f"{rule_folder},{more}")
+    assert both == {"rules": fast["rules"] + 1, "parsers": []}
+    assert logs["rules loaded"]["source"] == "bundle"
+
+    # Folders no bundle was built for are a choice of configuration: said, not warned about.
+    other_folders, logs = run(RULES_PATHS=f"{more},{rule_folder}")
     assert other_folders["parsers"] and logs["rules loaded"]["source"] == "files"
     assert logs["rule bundle not used: the rule files are loaded"]["level"] == "INFO"
 

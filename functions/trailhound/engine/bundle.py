@@ -33,6 +33,10 @@ class BundleForOtherFolders(BundleUnusable):
     """The bundle was built for other rule folders: a choice of configuration, not an accident."""
 
 
+class BundleOutOfDate(BundleUnusable):
+    """The bundle was built for these folders, but their files changed or it is damaged."""
+
+
 def write_bundle(destination: Path, paths: Sequence[Path]) -> LoadResult:
     """Load the rules under `paths` and write them to `destination`; returns what loaded.
 
@@ -83,9 +87,9 @@ def read_bundle(bundle: Path, paths: Sequence[Path]) -> LoadResult:
     except BundleUnusable:
         raise
     except Exception as error:  # an unreadable rule file, a damaged bundle: the files decide
-        raise BundleUnusable(f"cannot check {bundle}: {type(error).__name__}: {error}") from error
+        raise BundleOutOfDate(f"cannot check {bundle}: {type(error).__name__}: {error}") from error
     if changed:
-        raise BundleUnusable(f"rule files changed since {bundle} was built: {changed}")
+        raise BundleOutOfDate(f"rule files changed since {bundle} was built: {changed}")
     # Building makes many small objects that all live on, and no garbage cycles: the cyclic
     # collector would walk them again and again (half the time of 1,000 rules) to free nothing.
     collecting = gc.isenabled()
@@ -100,7 +104,7 @@ def read_bundle(bundle: Path, paths: Sequence[Path]) -> LoadResult:
             for path, line, message, warning in document["errors"]
         ]
     except Exception as error:  # a damaged bundle must not stop the files from loading
-        raise BundleUnusable(f"{bundle} is damaged: {type(error).__name__}: {error}") from error
+        raise BundleOutOfDate(f"{bundle} is damaged: {type(error).__name__}: {error}") from error
     finally:
         if collecting:
             gc.enable()
@@ -108,17 +112,32 @@ def read_bundle(bundle: Path, paths: Sequence[Path]) -> LoadResult:
 
 
 def load_rules_or_bundle(
-    paths: Sequence[Path], bundle: Path | None
+    paths: Sequence[Path], bundles: Sequence[Path]
 ) -> tuple[LoadResult, BundleUnusable | None]:
-    """The rules from `bundle` when it is current, else from the files; and why not the bundle."""
-    reason: BundleUnusable | None = None
-    if bundle is not None:
+    """The rules from the bundle built for `paths`, if it is current, else from the files.
+
+    Also says why no bundle was used: a BundleForOtherFolders if none of `bundles` was built
+    for `paths` (a choice of configuration), else a BundleUnusable naming what went wrong.
+    """
+    other_folders: list[str] = []
+    problems: list[str] = []
+    for bundle in bundles:
         try:
             return read_bundle(bundle, paths), None
+        except BundleForOtherFolders as error:
+            other_folders.append(str(error))
+        except BundleOutOfDate as error:
+            problems.insert(0, str(error))
+            break  # The bundle for these folders; any other is for other folders.
         except BundleUnusable as error:
-            reason = error
+            problems.append(str(error))
     from trailhound.engine.loader import load_rules
 
+    reason: BundleUnusable | None = None
+    if problems:
+        reason = BundleUnusable("; ".join(problems))
+    elif other_folders:
+        reason = BundleForOtherFolders("; ".join(other_folders))
     return load_rules(paths), reason
 
 
