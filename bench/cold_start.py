@@ -116,6 +116,7 @@ def main() -> int:
         "AWS_REGION": "us-east-1",
         "LAMBDA_TASK_ROOT": str(ROOT / "functions"),
         "AWS_LAMBDA_FUNCTION_NAME": "trailhound-alerts",
+        "PYDANTIC_DISABLE_PLUGINS": "__all__",  # as template.yaml sets it
     }
     real = load_rules([ROOT / "rules", args.sigma]).rules
     with tempfile.TemporaryDirectory() as scratch:
