@@ -112,7 +112,7 @@ def runtime_for(settings: Settings) -> Runtime:
         "rules loaded",
         rules=len(loaded.rules),
         disabled=len(loaded.disabled),
-        source="files" if not settings.rule_bundles or bundle_unused else "bundle",
+        source="files" if not settings.rule_bundles or bundle_unused is not None else "bundle",
     )
     ledger = AlertLedger(
         settings.idempotency_table,

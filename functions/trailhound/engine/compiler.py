@@ -38,23 +38,18 @@ from sigma.types import (
 )
 
 from trailhound.engine.conditions import (
-    INDEX_FIELDS,
     MULTI,
     SINGLE,
     CompiledCondition,
     CompileError,
     Node,
-    Requirement,
     build_condition,
     compile_regex,
     required_literal,
 )
 
 __all__ = [
-    "INDEX_FIELDS",
     "CompileError",
-    "CompiledCondition",
-    "Requirement",
     "compile_conditions",
     "compile_regex",
     "lower_conditions",
