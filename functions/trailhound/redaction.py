@@ -49,16 +49,17 @@ _MAX_DEPTH = 64
 # Cheap tests that every match of `_SECRETS` passes (false alarms only cost the full search).
 # In lower case, words a pattern needs as they are:
 _MARKERS = ("-----begin", "bearer", "iqojb3jpz2lu", "fwogzxivyxdz", "fqogzxivyxdz")
-# ... and words that need a name's tail and then ":" or "=" after them (api.?key: "key"),
-# with whether the name must start a word, as the key=value pattern requires.
-_NAME_WORDS = (
-    ("passw", True),
-    ("secret", True),
-    ("token", True),
-    ("key", True),
-    ("authorization", False),
-)
+# ... and words that need a name's tail and then ":" or "=" after them (api.?key: "api", then
+# up to one character and "key"), with whether the name must start a word, as the key=value
+# pattern requires.
 _NAME_TAIL = re.compile(r"[a-z_]*['\"]?\s*[:=]")
+_NAME_WORDS = (
+    ("passw", _NAME_TAIL, True),
+    ("secret", _NAME_TAIL, True),
+    ("token", _NAME_TAIL, True),
+    ("api", re.compile(r".?key[a-z_]*['\"]?\s*[:=]", re.DOTALL), True),
+    ("authorization", re.compile(r"\s*[:=]"), False),
+)
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_.-")
 _NOT_BEFORE_NAME = frozenset("0123456789:")
 _URL_PASSWORD = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
@@ -90,18 +91,28 @@ def may_hold_secret(text: str) -> bool:
     Text with something to redact is rare, so most alerts pay for this test alone. Several
     values joined by newlines can be tested at once: a false alarm costs time, never a miss.
     """
+    return _may_hold_secret(text, in_json=False)
+
+
+def _may_hold_secret(text: str, *, in_json: bool) -> bool:
+    """`may_hold_secret`; `in_json`: the text is compact JSON with no escapes, whose keys
+    `redact` judges by `_SECRET_KEY`, so a name that ends a key (`"token":`) is not a value's.
+    """
     if not text.isascii():
         return True  # Case mappings outside ASCII can change length: no shortcut.
     lowered = text.lower()
     for marker in _MARKERS:
         if marker in lowered:
             return True
-    for word, starts_a_word in _NAME_WORDS:
+    for word, tail, starts_a_word in _NAME_WORDS:
         start = lowered.find(word)
         while start != -1:
             end = start + len(word)
-            if _NAME_TAIL.match(lowered, end) and (
-                not starts_a_word or _starts_a_name(lowered, start)
+            found = tail.match(lowered, end)
+            if (
+                found is not None
+                and not (in_json and '"' in found.group())
+                and (not starts_a_word or _starts_a_name(lowered, start))
             ):
                 return True
             start = lowered.find(word, end)
@@ -132,7 +143,8 @@ def may_hold_secret_in_json(encoded: str) -> bool:
                 if not _NAMES_A_SECRET.search(key):
                     return True
             start = lowered.find(word, start + len(word))
-    return may_hold_secret(encoded)
+    # A value cannot hold a bare '"' here, so a name followed by '":' is a key, judged above.
+    return _may_hold_secret(encoded, in_json=True)
 
 
 def redact_text(text: str) -> str:

@@ -65,6 +65,15 @@ PIECES = st.sampled_from(
         "Secret",
         "TOKEN: ",
         "api-key=",
+        "API",
+        "key",
+        "Key:",
+        ".",
+        '"',
+        "'",
+        ":",
+        "Id",
+        "secretId",
         "Bearer ",
         "authorization:",
         "https://u:p@h",
@@ -118,17 +127,39 @@ def test_a_quoted_secret_keeps_its_quotes() -> None:
     assert redact_text('{"password": "hunter22"}') == '{"password": "REDACTED"}'
 
 
-@given(
-    st.dictionaries(
-        st.one_of(PIECES, st.text(max_size=8)),
-        st.one_of(st.lists(PIECES, max_size=6).map("".join), st.integers(-(2**60), 2**60)),
-        max_size=4,
-    )
+JSON_KEYS = st.one_of(PIECES, st.text(max_size=8), st.lists(PIECES, max_size=3).map("".join))
+JSON_VALUES = st.recursive(
+    st.one_of(st.lists(PIECES, max_size=6).map("".join), st.integers(-(2**60), 2**60)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(JSON_KEYS, inner, max_size=3)
+    ),
+    max_leaves=8,
 )
+
+
+@given(st.dictionaries(JSON_KEYS, JSON_VALUES, max_size=4))
 # A control character escaped in JSON (\u001f) beside a secret key hid the key's edge.
 @example({"pass_word:": "\x1f" + "A1b2/C3d+x" * 4})
+# A name that ends a key is the key's, judged as a key; in a value it still counts.
+@example({"filters": [{"key": "x", "value": "api_key=A1b2C3d4"}]})
+@example({"secretId": "token:abc", "secretArn": "x"})
 def test_json_said_to_hold_no_secret_is_left_as_it_is_by_redact(
     parameters: dict[str, Any],
 ) -> None:
     if not may_hold_secret_in_json(orjson.dumps(parameters).decode()):
         assert redact(parameters) == parameters
+
+
+def test_keys_that_name_no_secret_raise_no_false_alarm_in_request_parameters() -> None:
+    parameters = {
+        "filters": [{"key": "instance-id", "values": ["i-0123"]}],
+        "tags": [{"key": "Name", "value": "web"}],
+        "secretId": "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf",
+        "keyId": "alias/prod",
+    }
+
+    assert not may_hold_secret_in_json(orjson.dumps(parameters).decode())
+    assert may_hold_secret_in_json(orjson.dumps({"tags": [{"value": "apiKey: x"}]}).decode())
+    assert redact({"tags": [{"value": "apiKey: x1234567"}]}) == {
+        "tags": [{"value": "apiKey: REDACTED"}]
+    }
