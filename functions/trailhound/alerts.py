@@ -41,6 +41,8 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.\-]+)\}")
 # re.ASCII: \d would otherwise accept any Unicode digit; fullmatch: $ accepts a trailing newline.
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+", re.ASCII)
 _WHITESPACE = re.compile(r"\s")
+# A UUID in lower-case hex: no credential pattern can match in one.
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
 # C0/C1 controls and the invisible or bidi-reordering characters that can make a title lie.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
@@ -198,7 +200,13 @@ def record_facts(record: Mapping[str, Any]) -> RecordFacts:
         identity = _mapping(identity)
     texts: list[Any] = [*map(get, _RECORD_TEXT_KEYS), *map(identity.get, _IDENTITY_TEXT_KEYS)]
     # Credentials go before anything is cut short: a cut can split one past recognising.
-    strings = [value for value in texts if type(value) is str]
+    # The event ID (second) is left out of the test when it is the UUID CloudTrail writes,
+    # which holds none: the rest is the same for many calls, whose verdict is remembered.
+    event_id = texts[1]
+    if type(event_id) is str and _UUID.fullmatch(event_id):
+        strings = [value for value in texts if type(value) is str and value is not event_id]
+    else:
+        strings = [value for value in texts if type(value) is str]
     if strings and may_hold_secret("\n".join(strings)):
         texts = [redact_text(value) if isinstance(value, str) else value for value in texts]
     # Usually each is missing or a short ASCII string, which `_text` keeps as it is.

@@ -90,8 +90,30 @@ def may_hold_secret(text: str) -> bool:
 
     Text with something to redact is rare, so most alerts pay for this test alone. Several
     values joined by newlines can be tested at once: a false alarm costs time, never a miss.
+    The verdicts on recent short texts are remembered: a batch's calls mostly come from a few
+    principals, with the same identity, address and user agent.
     """
-    return _may_hold_secret(text, in_json=False)
+    if type(text) is not str:  # A subclass could hash or compare as another text does.
+        return _may_hold_secret(text, in_json=False)
+    verdict = _TEXT_VERDICTS.get(text)
+    if verdict is None:
+        verdict = _may_hold_secret(text, in_json=False)
+        _remember(_TEXT_VERDICTS, text, verdict)
+    return verdict
+
+
+# At most a megabyte each: the function runs in 128 MB.
+_MEMO_ENTRIES = 512
+_MEMO_MAX_CHARS = 2048
+_TEXT_VERDICTS: dict[str, bool] = {}
+_JSON_VERDICTS: dict[str, bool] = {}
+
+
+def _remember(verdicts: dict[str, bool], text: str, verdict: bool) -> None:
+    if len(text) <= _MEMO_MAX_CHARS:
+        if len(verdicts) >= _MEMO_ENTRIES:
+            verdicts.clear()
+        verdicts[text] = verdict
 
 
 def _may_hold_secret(text: str, *, in_json: bool) -> bool:
@@ -130,6 +152,16 @@ def _starts_a_name(lowered: str, start: int) -> bool:
 
 def may_hold_secret_in_json(encoded: str) -> bool:
     """`may_hold_secret` for compact JSON text, where a key that names a secret counts too."""
+    if type(encoded) is not str:
+        return _may_hold_secret_in_json(encoded)
+    verdict = _JSON_VERDICTS.get(encoded)
+    if verdict is None:
+        verdict = _may_hold_secret_in_json(encoded)
+        _remember(_JSON_VERDICTS, encoded, verdict)
+    return verdict
+
+
+def _may_hold_secret_in_json(encoded: str) -> bool:
     if not encoded.isascii() or "\\" in encoded:
         # An escape could end a key early (\") or hide a value's edges (\u001f): no shortcut.
         return True

@@ -9,6 +9,7 @@ import orjson
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from trailhound import redaction
 from trailhound.alerts import build_alert
 from trailhound.engine.rule import Rule, Severity
 from trailhound.redaction import (
@@ -163,3 +164,32 @@ def test_keys_that_name_no_secret_raise_no_false_alarm_in_request_parameters() -
     assert redact({"tags": [{"value": "apiKey: x1234567"}]}) == {
         "tags": [{"value": "apiKey: REDACTED"}]
     }
+
+
+@given(st.lists(st.sampled_from(["a", "password=x1", "b", "Bearer abcdefgh1", "a"]), max_size=12))
+def test_a_remembered_verdict_is_the_texts_own(texts: list[str]) -> None:
+    for text in texts:
+        joined = f"user {text}"
+        assert may_hold_secret(joined) == redaction._may_hold_secret(joined, in_json=False)
+        encoded = orjson.dumps({"value": text}).decode()
+        assert may_hold_secret_in_json(encoded) == redaction._may_hold_secret_in_json(encoded)
+
+
+def test_remembered_verdicts_stay_within_a_bounded_memory() -> None:
+    for number in range(5_000):
+        may_hold_secret(f"agent/{number}")
+        may_hold_secret_in_json(orjson.dumps({"n": number}).decode())
+    may_hold_secret("x" * 100_000)
+
+    for verdicts in (redaction._TEXT_VERDICTS, redaction._JSON_VERDICTS):
+        assert len(verdicts) <= 512
+        assert max(map(len, verdicts)) <= 2048
+
+
+def test_an_event_id_that_is_not_a_uuid_is_tested_like_any_other_field() -> None:
+    rule = Rule(rule_id="probe", path=Path("probe.yml"), title="Probe", severity=Severity.LOW)
+    uuid = "6c8c8a9e-0c32-4b3c-9d1e-2f1b1d6f3e11"
+
+    assert build_alert(rule, {"eventID": uuid}).event_id == uuid
+    assert build_alert(rule, {"eventID": f"token={SECRET_KEY}"}).event_id == "token=REDACTED"
+    assert SECRET_KEY not in build_alert(rule, {"eventID": SECRET_KEY}).to_json()
