@@ -81,6 +81,38 @@ def test_event_name_wins_over_event_source_when_both_are_required(named_rule: An
     assert ids(ruleset.match(right).matched) == {"both"}
 
 
+def test_a_rule_pinning_an_api_call_and_its_service_is_filed_under_the_pair(
+    named_rule: Any,
+) -> None:
+    rule = named_rule(
+        "tag",
+        "selection:\n  eventSource: [lambda.amazonaws.com, SQS.amazonaws.com]\n"
+        "  eventName: [TagResource, UntagResource]\ncondition: selection",
+    )
+    ruleset = RuleSet([rule])
+
+    for name in ("TagResource", "untagresource"):
+        for source in ("lambda.amazonaws.com", "sqs.amazonaws.com"):
+            assert ids(ruleset.candidates({"eventName": name, "eventSource": source})) == {"tag"}
+    record = {"eventName": "TagResource", "eventSource": "kms.amazonaws.com"}
+    assert ids(ruleset.candidates(record)) == set()
+    assert ids(ruleset.candidates({**record, "eventSource": ["sqs.amazonaws.com"]})) == {"tag"}
+
+
+def test_every_service_a_rule_requires_narrows_its_pairs(named_rule: Any) -> None:
+    rule = named_rule(
+        "narrowed",
+        "a:\n  eventSource: [ssm.amazonaws.com, sts.amazonaws.com]\n"
+        "b:\n  eventName: GetParameter\n  eventSource: [ssm.amazonaws.com, kms.amazonaws.com]\n"
+        "condition: a and b",
+    )
+    ruleset = RuleSet([rule])
+
+    for source, expected in (("ssm", {"narrowed"}), ("sts", set()), ("kms", set())):
+        record = {"eventName": "GetParameter", "eventSource": f"{source}.amazonaws.com"}
+        assert ids(ruleset.candidates(record)) == expected
+
+
 STOP = {"eventName": "StopLogging", "eventSource": "cloudtrail.amazonaws.com"}
 
 
@@ -307,6 +339,17 @@ SYNTHETIC_RULES = {
     "nested_list_value": "selection:\n  resources.type: AWS::S3::Bucket\ncondition: selection",
     "mfa_text": "selection:\n  userIdentity.sessionContext.attributes.mfaAuthenticated: 'true'\n"
     "condition: selection",
+    "pairs_union": "a:\n  eventSource: sts.amazonaws.com\n  eventName: GetCallerIdentity\n"
+    "b:\n  eventSource: s3.amazonaws.com\n  eventName: ListBuckets\ncondition: a or b",
+    "pair_or_name": "a:\n  eventSource: kms.amazonaws.com\n  eventName: Decrypt\n"
+    "b:\n  eventName: GetUser\ncondition: a or b",
+    "name_two_sources": "selection:\n  eventSource: [ssm.amazonaws.com, kms.amazonaws.com]\n"
+    "  eventName: [GetParameter, Decrypt, DescribeParameters]\ncondition: selection",
+    "sources_narrowed": "a:\n  eventSource: [ssm.amazonaws.com, sts.amazonaws.com]\n"
+    "b:\n  eventSource: ssm.amazonaws.com\n  eventName: [GetParameter, PutParameter]\n"
+    "condition: a and b",
+    "sources_disjoint": "a:\n  eventSource: iam.amazonaws.com\n"
+    "b:\n  eventSource: ssm.amazonaws.com\n  eventName: GetUser\ncondition: a and b",
 }
 
 

@@ -60,6 +60,9 @@ class Requirement:
 
     field: str
     values: frozenset[str]
+    # For an `eventName` requirement: `eventSource` must be one of these too, when known, so
+    # a rule on one service's `TagResource` is not tried on every other service's.
+    sources: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +174,27 @@ def _any_of(parts: list[CompiledCondition], node: Node) -> CompiledCondition:
 
 
 def _narrowest(requirements: list[Requirement]) -> Requirement | None:
-    """eventName, then eventSource (found at no cost), then the fewest values of another field."""
+    """eventName, then eventSource (found at no cost), then the fewest values of another field.
+
+    An eventName requirement takes the eventSource values that every match must have too.
+    """
     if not requirements:
         return None
-    return min(requirements, key=lambda req: (_rank(req.field), len(req.values)))
+    narrowest = min(requirements, key=lambda req: (_rank(req.field), len(req.values)))
+    if narrowest.field != "eventName":
+        return narrowest
+    sources: frozenset[str] | None = None
+    for requirement in requirements:
+        if requirement.field == "eventSource":
+            also = requirement.values
+        elif requirement.field == "eventName" and requirement.sources is not None:
+            also = requirement.sources
+        else:
+            continue
+        sources = also if sources is None else sources & also
+    if sources is None or sources == narrowest.sources:
+        return narrowest
+    return Requirement(narrowest.field, narrowest.values, sources)
 
 
 def _rank(field: str) -> int:
@@ -184,14 +204,21 @@ def _rank(field: str) -> int:
 def _union(requirements: list[Requirement | None]) -> Requirement | None:
     fields: set[str] = set()
     values: set[str] = set()
+    sources: set[str] | None = set()
     for requirement in requirements:
         if requirement is None:
             return None
         fields.add(requirement.field)
         values.update(requirement.values)
+        if requirement.sources is None:
+            sources = None
+        elif sources is not None:
+            sources.update(requirement.sources)
     if len(fields) != 1:
         return None
-    return Requirement(fields.pop(), frozenset(values))
+    field = fields.pop()
+    # Each part's pairs are among the product of all names and all sources.
+    return Requirement(field, frozenset(values), None if sources is None else frozenset(sources))
 
 
 def _merge_equalities(parts: list[CompiledCondition]) -> list[Predicate]:

@@ -35,7 +35,8 @@ _NOTHING = MatchResult()
 class RuleSet:
     """Compiled rules indexed by the values their conditions require.
 
-    A rule that requires `eventName` to be one of a few values is filed under each of them; one
+    A rule that requires `eventName` to be one of a few values is filed under each of them, or
+    under each pair of them with the `eventSource` values it requires too, if any; one
     that only pins `eventSource` is filed under that; one that pins neither but requires another
     field to hold one of a few values (`userIdentity.type: Root`) is filed under that field's
     values; the rest are candidates for every event. So an event costs a dictionary lookup, one
@@ -46,6 +47,7 @@ class RuleSet:
     def __init__(self, rules: Iterable[CompiledRule]) -> None:
         self.rules: tuple[CompiledRule, ...] = tuple(rules)
         by_name: dict[str, list[CompiledRule]] = {}
+        by_pair: dict[tuple[str, str], list[CompiledRule]] = {}
         by_source: dict[str, list[CompiledRule]] = {}
         by_field: dict[str, dict[str, list[CompiledRule]]] = {}
         always: list[CompiledRule] = []
@@ -53,6 +55,11 @@ class RuleSet:
             requirement = rule.condition.requirement
             if requirement is None:
                 always.append(rule)
+                continue
+            if requirement.field == "eventName" and requirement.sources is not None:
+                for name in requirement.values:
+                    for source in requirement.sources:
+                        by_pair.setdefault((name, source), []).append(rule)
                 continue
             if requirement.field == "eventName":
                 index = by_name
@@ -63,6 +70,7 @@ class RuleSet:
             for value in requirement.values:
                 index.setdefault(value, []).append(rule)
         self._by_name = {key: tuple(value) for key, value in by_name.items()}
+        self._by_pair = {key: tuple(value) for key, value in by_pair.items()}
         self._by_source = {key: tuple(value) for key, value in by_source.items()}
         self._by_field = tuple(
             (field_reader(field), {key: tuple(value) for key, value in index.items()})
@@ -87,9 +95,11 @@ class RuleSet:
         found = self._seen.get(key)
         if found is None:
             lowered = name.lower()
+            lowered_source = source.lower()
             found = (
                 self._by_name.get(lowered, ())
-                + self._by_source.get(source.lower(), ())
+                + self._by_pair.get((lowered, lowered_source), ())
+                + self._by_source.get(lowered_source, ())
                 + self._always
             )
             # An account calls a few thousand distinct APIs; the cap only guards odd input.
