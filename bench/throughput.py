@@ -4,7 +4,8 @@ Run: .venv/bin/python bench/throughput.py [--corpus DIR] [--repeat N]
 
 The input is the real CloudTrail corpus (../shared/corpus), packed into CloudWatch Logs
 subscription payloads of 100 events each with the real encoding (gzip + base64 JSON). Each figure
-is the best of --repeat passes over all payloads, measured in the same run:
+is the best of --repeat passes over all payloads, measured in the same run, with the passes of
+all paths interleaved:
 
 - floor: base64 + gzip + json.loads of each payload and of every log event's message, nothing else;
 - trailhound: the Lambda's path (sources.decode_subscription, RuleSet.match, build_alert) with
@@ -92,28 +93,42 @@ def trailhound_path(ruleset: RuleSet) -> Callable[[dict[str, Any]], int]:
     return run
 
 
-def best_rate(
-    run: Callable[[dict[str, Any]], int], batches: list[dict[str, Any]], repeat: int
-) -> float:
-    rates = []
-    for _ in range(repeat):
-        events = 0
-        start = time.perf_counter()
-        for batch in batches:
-            events += run(batch)
-        rates.append(events / (time.perf_counter() - start))
-    return max(rates)
+def best_rates(
+    runs: dict[str, Callable[[dict[str, Any]], int]], batches: list[dict[str, Any]], repeat: int
+) -> dict[str, float]:
+    """Events per second of each run, best of `repeat` passes over all batches.
+
+    The passes are interleaved, every run once per round and each round starting one run
+    further on, so a shared machine's drift weighs on all runs alike rather than on the last.
+    """
+    best = dict.fromkeys(runs, 0.0)
+    names = list(runs)
+    for round_number in range(repeat):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            events = 0
+            start = time.perf_counter()
+            for batch in batches:
+                events += runs[name](batch)
+            best[name] = max(best[name], events / (time.perf_counter() - start))
+    return best
 
 
-def match_cost(ruleset: RuleSet, records: list[dict[str, Any]], repeat: int) -> float:
-    """Microseconds per event spent in RuleSet.match alone, best of `repeat` passes."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for record in records:
-            ruleset.match(record)
-        best = min(best, time.perf_counter() - start)
-    return best / len(records) * 1e6
+def match_costs(
+    rulesets: dict[str, RuleSet], records: list[dict[str, Any]], repeat: int
+) -> dict[str, float]:
+    """Microseconds per event spent in RuleSet.match alone, best of interleaved passes."""
+    best = dict.fromkeys(rulesets, float("inf"))
+    names = list(rulesets)
+    for round_number in range(repeat):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            match = rulesets[name].match
+            start = time.perf_counter()
+            for record in records:
+                match(record)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {name: seconds / len(records) * 1e6 for name, seconds in best.items()}
 
 
 def rule_sets(
@@ -219,13 +234,28 @@ def main() -> int:
 
     print(f"{len(records)} real CloudTrail events in {len(batches)} subscription payloads")
     print(f"best of {args.repeat} passes; Python {sys.version.split()[0]}")
-    floor = best_rate(decode_floor, batches, args.repeat)
     records_only = [
         item.record
         for batch in batches
         for item in decode_subscription(batch).items
         if isinstance(item, SourceRecord)
     ]
+    rulesets = {
+        (series, count): ruleset
+        for series, by_count in sets.items()
+        for count, ruleset in by_count.items()
+    }
+    runs: dict[str, Callable[[dict[str, Any]], int]] = {"floor": decode_floor}
+    runs.update(
+        {f"{series}/{count}": trailhound_path(rs) for (series, count), rs in rulesets.items()}
+    )
+    rates = best_rates(runs, batches, args.repeat)
+    matching = match_costs(
+        {f"{series}/{count}": rs for (series, count), rs in rulesets.items()},
+        records_only,
+        args.repeat,
+    )
+    floor = rates["floor"]
     for series, by_count in sets.items():
         print(f"\n{series}:")
         print(
@@ -236,9 +266,9 @@ def main() -> int:
         per_event: dict[int, float] = {}
         per_match: dict[int, float] = {}
         for count, ruleset in by_count.items():
-            rate = best_rate(trailhound_path(ruleset), batches, args.repeat)
+            rate = rates[f"{series}/{count}"]
             per_event[count] = 1e6 / rate
-            per_match[count] = match_cost(ruleset, records_only, args.repeat)
+            per_match[count] = matching[f"{series}/{count}"]
             alerts = sum(len(ruleset.match(record).matched) for record in records_only)
             label = f"trailhound, {count:,} rules"
             print(
