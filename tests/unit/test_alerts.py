@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
@@ -18,11 +18,14 @@ from trailhound.alerts import (
     MAX_RESOURCES,
     REQUEST_PARAMETERS_MAX_BYTES,
     Alert,
+    _plain,
+    _truncate_parameters,
     build_alert,
     console_url,
     render_title,
 )
 from trailhound.engine.rule import Rule, Severity
+from trailhound.redaction import may_hold_secret_in_json, redact
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
@@ -849,3 +852,23 @@ def test_any_json_record_gives_the_alert_validation_would_make(record: dict[str,
 
     assert_as_if_validated(alert)
     assert len(orjson.dumps(alert.what.request_parameters)) <= REQUEST_PARAMETERS_MAX_BYTES
+
+
+DEEP_VALUES = st.recursive(
+    JSON_VALUES, lambda children: st.lists(children, min_size=1, max_size=1), max_leaves=40
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.text(max_size=8), JSON_VALUES | DEEP_VALUES, max_size=4))
+@example({"deep": json.loads("[" * 40 + "]" * 40), "big": 2**64, "nan": float("nan")})
+@example({"deep": json.loads("[" * 40 + "]" * 40)})
+def test_request_parameters_kept_whole_are_the_plain_json_copy_whichever_way_it_is_made(
+    parameters: dict[str, Any],
+) -> None:
+    plain = _plain(parameters, 0)
+    expected = redact(plain) if may_hold_secret_in_json(orjson.dumps(plain).decode()) else plain
+    if len(orjson.dumps(expected)) > REQUEST_PARAMETERS_MAX_BYTES:
+        return  # Shrunk: other tests hold that.
+
+    assert _truncate_parameters(parameters) == expected
