@@ -13,7 +13,7 @@ import orjson
 import pytest
 from hypothesis import settings
 
-from trailhound.engine.conditions import build_condition
+from trailhound.engine.conditions import build_condition, deferred_condition
 from trailhound.engine.loader import CompiledRule, load_rule_file
 from trailhound.engine.ruleset import RuleSet
 
@@ -74,14 +74,17 @@ def compile_rule(write_rule: WriteRule) -> CompileRule:
 def matches(rule: CompiledRule, record: dict[str, Any]) -> bool:
     """Whether `rule` fires on `record`, going through the index as production does.
 
-    The rule's condition tree, stored as a rule bundle stores it (JSON) and built again, must
-    give the same verdict: so every matching test holds the bundle to the rule files too.
+    The rule's condition tree, stored as a rule bundle stores it (JSON) and built again, at once
+    or when first called as a bundle's rules are, must give the same index requirement and the
+    same verdict: so every matching test holds the bundle to the rule files too.
     """
     result = RuleSet([rule]).match(record)
     assert not result.failures, result.failures
-    stored = build_condition(orjson.loads(orjson.dumps(rule.condition.node)))
-    from_bundle = RuleSet([CompiledRule(rule.rule, stored)]).match(record)
-    assert bool(from_bundle.matched) == bool(result.matched), rule.condition.node
+    stored = orjson.loads(orjson.dumps(rule.condition.node))
+    for condition in (build_condition(stored), deferred_condition(stored)):
+        assert condition.requirement == rule.condition.requirement, rule.condition.node
+        from_bundle = RuleSet([CompiledRule(rule.rule, condition)]).match(record)
+        assert bool(from_bundle.matched) == bool(result.matched), rule.condition.node
     return bool(result.matched)
 
 

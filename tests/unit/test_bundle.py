@@ -308,3 +308,32 @@ def test_the_handler_loads_a_current_bundle_without_parsing_yaml_or_sigma(
     unused = logs["rule bundle not used: the rule files are loaded"]
     assert unused["level"] == "WARNING"
     assert "removed rules/signin/signin_root_console_login.yml" in unused["reason"]
+
+
+def test_a_bundle_rule_that_cannot_be_built_fails_alone_when_first_needed(
+    rule_folder: Path,
+) -> None:
+    bundle = rule_folder.parent / "rules.bundle.json"
+    write_bundle(bundle, [rule_folder])
+    text = bundle.read_text()
+    broken = text.replace('["re","^(p|g|gr|inf|trn|dl|vt|f)\\\\d"', '["re","(unclosed"', 1)
+    assert broken != text
+    bundle.write_text(broken)
+
+    loaded, why = load_rules_or_bundle([rule_folder], [bundle])
+    ruleset = RuleSet(loaded.rules)
+    launch = {
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": "RunInstances",
+        "requestParameters": {"instanceType": "p4d.24xlarge"},
+    }
+    result = ruleset.match(launch)
+
+    assert why is None  # The tree is of known forms: the bundle is used, its rules built lazily.
+    assert [failure.rule_id for failure in result.failures] == [
+        "ec2_unusual_instance_type_launched"
+    ]
+    assert "not valid RE2" in result.failures[0].error
+    assert [rule.rule_id for rule in ruleset.match(ROOT_LOGIN).matched] == [
+        rule.rule_id for rule in RuleSet(load_rules([rule_folder]).rules).match(ROOT_LOGIN).matched
+    ]

@@ -17,9 +17,9 @@ from typing import Any
 
 import orjson
 
-from trailhound.engine.conditions import build_condition
+from trailhound.engine.conditions import deferred_condition
 from trailhound.engine.errors import RuleError
-from trailhound.engine.rule import CompiledRule, LoadResult, Rule, Severity, find_rule_files
+from trailhound.engine.rule import CompiledRule, LoadResult, Rule, Severity, rule_files_in
 
 FORMAT = 1
 """Increased whenever the bundle's layout or the meaning of a condition tree changes."""
@@ -145,9 +145,12 @@ def _digests(paths: Sequence[Path], base: Path) -> dict[str, str]:
     digests = {}
     for path in paths:
         root = _relative(path, base)
-        for found in find_rule_files([path]):
-            name = str(Path(root, found.relative_to(path))) if found != path else root
-            digests[name] = hashlib.sha256(found.read_bytes()).hexdigest()
+        if not path.is_dir():
+            digests[root] = hashlib.sha256(path.read_bytes()).hexdigest()
+            continue
+        for parts, found in rule_files_in(path):
+            digest = hashlib.sha256(Path(found).read_bytes()).hexdigest()
+            digests[str(Path(root, *parts))] = digest
     return digests
 
 
@@ -204,4 +207,4 @@ def _compiled_rule(entry: dict[str, Any], base: Path) -> CompiledRule:
         enabled=entry["enabled"],
         filters=tuple(entry["filters"]),
     )
-    return CompiledRule(rule=rule, condition=build_condition(entry["condition"]))
+    return CompiledRule(rule=rule, condition=deferred_condition(entry["condition"]))

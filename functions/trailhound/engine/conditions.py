@@ -84,6 +84,49 @@ def build_condition(node: Node) -> CompiledCondition:
     return built
 
 
+def deferred_condition(node: Node) -> CompiledCondition:
+    """The condition of a tree whose predicate is built when it is first called.
+
+    A rule bundle's rules so cost a cold start only their index requirement; each is built
+    when the first event that could match it arrives, which for most rules is never. A tree
+    that does not build fails then, as a rule failure, like a rule that raises.
+    """
+    condition = CompiledCondition(_not_built, requirement_of(node), None, node)
+
+    def build_and_test(record: Record) -> bool:
+        predicate = build_condition(node).predicate
+        # Later calls go straight to the built predicate; the dataclass is frozen to its users.
+        object.__setattr__(condition, "predicate", predicate)
+        return predicate(record)
+
+    object.__setattr__(condition, "predicate", build_and_test)
+    return condition
+
+
+def _not_built(record: Record) -> bool:
+    raise AssertionError("replaced before use")
+
+
+def requirement_of(node: Node) -> Requirement | None:
+    """What `build_condition(node).requirement` is, without building any predicate."""
+    kind = node[0]
+    if kind in ("all", "any"):
+        parts = [requirement_of(part) for part in node[1]]
+        if not parts:
+            raise CompileError("the rule has no condition")
+        if kind == "all":
+            return _narrowest([part for part in parts if part is not None])
+        return parts[0] if len(parts) == 1 else _union(parts)
+    if kind == "eq":
+        return Requirement(node[1], frozenset({node[2]}))
+    if kind == "not":
+        requirement_of(node[1])  # A tree of known forms all through, or the bundle is damaged.
+        return None
+    if kind in ("null", "exists", "fieldref", "match"):
+        return None
+    raise CompileError(f"unknown condition form {kind!r}")
+
+
 def _build(node: Node) -> CompiledCondition:
     kind = node[0]
     if kind == "all":

@@ -94,16 +94,27 @@ def find_rule_files(paths: Iterable[Path]) -> Iterator[Path]:
         if not path.is_dir():
             yield path
             continue
-        found: list[tuple[tuple[str, ...], Path]] = []
-        for folder, folders, files in os.walk(path):
-            folders[:] = [name for name in folders if not name.startswith(".")]
-            relative = Path(folder).relative_to(path).parts
-            for name in files:
-                if name.startswith(".") or not name.endswith(RULE_SUFFIXES):
-                    continue
-                candidate = Path(folder, name)
-                if candidate.is_file():  # not a broken link or a socket
-                    found.append(((*relative, name), candidate))
-        found.sort(key=lambda item: item[0])
-        for _parts, candidate in found:
-            yield candidate
+        for _parts, found in rule_files_in(path):
+            yield Path(found)
+
+
+def rule_files_in(folder: Path) -> list[tuple[tuple[str, ...], str]]:
+    """The rule files under `folder`, as `find_rule_files` finds them: each as its path's parts
+    below `folder` and its whole path, in the order of those parts.
+
+    Plain strings, not `Path`s: a cold start checks every rule file of a bundle with these.
+    """
+    top = os.fspath(folder)
+    found: list[tuple[tuple[str, ...], str]] = []
+    for directory, directories, files in os.walk(top):
+        directories[:] = [name for name in directories if not name.startswith(".")]
+        below = directory[len(top) :].strip(os.sep)
+        relative = tuple(below.split(os.sep)) if below else ()  # noqa: PTH206 (strings)
+        for name in files:
+            if name.startswith(".") or not name.endswith(RULE_SUFFIXES):
+                continue
+            candidate = os.path.join(directory, name)  # noqa: PTH118 (strings)
+            if os.path.isfile(candidate):  # noqa: PTH113 (not a broken link or a socket)
+                found.append(((*relative, name), candidate))
+    found.sort(key=lambda item: item[0])
+    return found
