@@ -79,10 +79,15 @@ _URL_SAFE = re.compile(r"[A-Za-z0-9_.~\-]+", re.ASCII)
 _CACHE_SIZE = 1024
 
 
+# The models' validators and serializers are built when first used, not at import: most
+# invocations raise no alert, and their cold start need not pay for building them.
+_MODEL_CONFIG = ConfigDict(frozen=True, defer_build=True)
+
+
 class Who(BaseModel):
     """The principal that made the call, as the responder needs to find and contain it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = _MODEL_CONFIG
 
     type: str | None = None
     arn: str | None = None
@@ -100,7 +105,7 @@ class Who(BaseModel):
 class What(BaseModel):
     """The API call and what it touched."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = _MODEL_CONFIG
 
     event_source: str | None = None
     event_name: str | None = None
@@ -114,7 +119,7 @@ class What(BaseModel):
 class Where(BaseModel):
     """The account and region the call was made in."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = _MODEL_CONFIG
 
     account_id: str | None = None
     region: str | None = None
@@ -123,7 +128,7 @@ class Where(BaseModel):
 class Alert(BaseModel):
     """One rule match on one CloudTrail record; its JSON form is what the notifiers publish."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = _MODEL_CONFIG
 
     rule_id: str
     title: str
