@@ -106,7 +106,13 @@ class RuleSet:
             if len(self._seen) < _MAX_REMEMBERED:
                 self._seen[key] = found
         for read, index in self._by_field:
-            texts = lowered_texts(read(record))
+            value = read(record)
+            if type(value) is str:  # The usual case: what `lowered_texts` makes of it.
+                filed = index.get(value.lower())
+                if filed:
+                    found += filed
+                continue
+            texts = lowered_texts(value)
             if len(texts) == 1:
                 filed = index.get(texts[0])
                 if filed:
