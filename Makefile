@@ -90,9 +90,9 @@ check-template:
 
 # Figures for the README's Performance section; not tests. comparison.py needs make install-bench.
 bench:
-	$(BIN)/python bench/throughput.py
-	$(BIN)/python bench/comparison.py
-	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/throughput.py --repeat 30
+	$(BIN)/python bench/comparison.py --repeat 10
+	$(BIN)/python bench/cold_start.py --runs 31
 	$(BIN)/python bench/memory.py
 
 # Generated documents: the rule catalogue, the SigmaHQ overlap table, the attack coverage report.
