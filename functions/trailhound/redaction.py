@@ -194,7 +194,9 @@ def redact(value: Any, depth: int = 0) -> Any:
         return value
     if isinstance(value, dict):
         return {
-            key: REDACTED
+            # Keys are the caller's too, in the APIs that take maps (environment variables,
+            # tags, metadata): one shaped like a credential is replaced like any text.
+            (redact_text(key) if isinstance(key, str) else key): REDACTED
             if isinstance(key, str)
             and _SECRET_KEY.search(key)
             and not _NAMES_A_SECRET.search(key)

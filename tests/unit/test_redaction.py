@@ -193,3 +193,20 @@ def test_an_event_id_that_is_not_a_uuid_is_tested_like_any_other_field() -> None
     assert build_alert(rule, {"eventID": uuid}).event_id == uuid
     assert build_alert(rule, {"eventID": f"token={SECRET_KEY}"}).event_id == "token=REDACTED"
     assert SECRET_KEY not in build_alert(rule, {"eventID": SECRET_KEY}).to_json()
+
+
+def test_a_key_shaped_like_a_credential_is_redacted_like_any_text() -> None:
+    rule = Rule(rule_id="probe", path=Path("probe.yml"), title="Probe", severity=Severity.LOW)
+    record = {
+        "eventID": "e1",
+        "requestParameters": {
+            "environment": {"variables": {SECRET_KEY: "x", f"token={SECRET_KEY}": "y"}}
+        },
+    }
+
+    sent = build_alert(rule, record).to_json()
+
+    assert SECRET_KEY not in sent
+    assert redact({"tags": {f"key {SECRET_KEY}": "v", "Name": "web"}}) == {
+        "tags": {"key REDACTED": "v", "Name": "web"}
+    }
