@@ -83,6 +83,7 @@ def matches(rule: CompiledRule, record: dict[str, Any]) -> bool:
     stored = orjson.loads(orjson.dumps(rule.condition.node))
     for condition in (build_condition(stored), deferred_condition(stored)):
         assert condition.requirement == rule.condition.requirement, rule.condition.node
+        assert condition.presence == rule.condition.presence, rule.condition.node
         from_bundle = RuleSet([CompiledRule(rule.rule, condition)]).match(record)
         assert bool(from_bundle.matched) == bool(result.matched), rule.condition.node
     return bool(result.matched)

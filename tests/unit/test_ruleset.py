@@ -113,6 +113,23 @@ def test_every_service_a_rule_requires_narrows_its_pairs(named_rule: Any) -> Non
         assert ids(ruleset.candidates(record)) == expected
 
 
+def test_a_rule_needing_a_top_level_field_meets_only_events_that_hold_one(
+    named_rule: Any,
+) -> None:
+    rule = named_rule(
+        "denied", "selection:\n  errorCode|startswith: AccessDenied\ncondition: selection"
+    )
+    ruleset = RuleSet([rule])
+    call = {"eventName": "GetObject", "eventSource": "s3.amazonaws.com"}
+
+    assert ruleset.unindexed == ()
+    assert ids(ruleset.candidates(call)) == set()
+    assert ids(ruleset.candidates({**call, "errorCode": None})) == set()
+    for held in ("AccessDenied", "", ["AccessDenied"], 7):
+        assert ids(ruleset.candidates({**call, "errorCode": held})) == {"denied"}
+    assert ids(ruleset.match({**call, "errorCode": "AccessDeniedException"}).matched) == {"denied"}
+
+
 STOP = {"eventName": "StopLogging", "eventSource": "cloudtrail.amazonaws.com"}
 
 
@@ -156,7 +173,8 @@ def test_rules_without_an_exact_requirement_are_always_candidates(
 ) -> None:
     rule = compile_rule(detection)
     ruleset = RuleSet([rule])
-    assert ruleset.unindexed == (rule,)
+    # A rule that needs a top-level field to hold a value meets every event that has one.
+    assert ruleset.unindexed == ((rule,) if rule.condition.presence is None else ())
     assert ruleset.candidates({"eventName": "Anything", "eventSource": "x.amazonaws.com"}) == (
         rule,
     )
@@ -262,7 +280,9 @@ def test_numeric_event_name_still_matches_a_numeric_string_rule(named_rule: Any)
 def test_candidates_keep_load_order_within_groups(named_rule: Any) -> None:
     first = named_rule("first", "selection:\n  eventName: StopLogging\ncondition: selection")
     second = named_rule("second", "selection:\n  eventName: StopLogging\ncondition: selection")
-    always = named_rule("always", "selection:\n  errorCode|exists: true\ncondition: selection")
+    always = named_rule(
+        "always", "selection:\n  userIdentity.type|exists: true\ncondition: selection"
+    )
     ruleset = RuleSet([always, first, second])
     record = {"eventName": "StopLogging", "eventSource": "x"}
     assert [rule.rule_id for rule in ruleset.candidates(record)] == ["first", "second", "always"]
@@ -348,6 +368,20 @@ SYNTHETIC_RULES = {
     "sources_narrowed": "a:\n  eventSource: [ssm.amazonaws.com, sts.amazonaws.com]\n"
     "b:\n  eventSource: ssm.amazonaws.com\n  eventName: [GetParameter, PutParameter]\n"
     "condition: a and b",
+    "error_prefix": "selection:\n  errorCode|startswith: AccessDenied\ncondition: selection",
+    "error_or_message": "a:\n  errorCode|endswith: Operation\nb:\n  errorMessage|contains: "
+    "denied\ncondition: a or b",
+    "error_either_way": "a:\n  errorCode|endswith: Operation\nb:\n  errorCode|exists: true\n"
+    "condition: a or b",
+    "error_and_not_agent": "a:\n  errorCode|contains: Denied\nb:\n  userAgent|contains: aws-cli\n"
+    "condition: a and not b",
+    "empty_message": "selection:\n  errorMessage: ''\ncondition: selection",
+    "no_error": "selection:\n  errorCode|exists: false\n  sourceIPAddress|cidr: 10.0.0.0/8\n"
+    "condition: selection",
+    "error_null_or_denied": "selection:\n  errorCode:\n    - null\n    - '*Denied*'\n"
+    "condition: selection",
+    "nested_presence": "selection:\n  userIdentity.sessionContext.sourceIdentity|contains: a\n"
+    "condition: selection",
     "sources_disjoint": "a:\n  eventSource: iam.amazonaws.com\n"
     "b:\n  eventSource: ssm.amazonaws.com\n  eventName: GetUser\ncondition: a and b",
 }
@@ -379,6 +413,9 @@ def variants(record: Record, turn: int) -> list[Record]:
         {**record, "userIdentity": {**identity, "type": str(identity.get("type")).upper()}},
         {**record, "userIdentity": "Root", "awsRegion": ["EU-WEST-1"], "readOnly": False},
         {**record, "resources": [[{"type": "aws::s3::bucket"}], {"type": 7}]},
+        {**record, "errorCode": None, "userAgent": ["AccessDenied"]},
+        {**record, "errorCode": ["AccessDenied", None], "sourceIPAddress": ""},
+        {**record, "errorCode": "", "errorMessage": 7},
     ]
     swapped = {**record, "eventName": name.swapcase(), "eventSource": source.upper()}
     return [record, swapped, odd[turn % len(odd)]]

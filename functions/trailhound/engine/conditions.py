@@ -74,14 +74,17 @@ class CompiledCondition:
     equality: tuple[str, str] | None = None
     # The tree the predicate was built from, for rule bundles.
     node: Node = field(default=(), compare=False, repr=False)
+    # Of a whole condition (`build_condition`, `deferred_condition`): a top-level field that
+    # must hold a value, not null, for the condition to hold (`errorCode|startswith: Access`).
+    presence: str | None = None
 
 
 def build_condition(node: Node) -> CompiledCondition:
     """The predicate (and index requirement) of a condition tree."""
     built = _build(node)
-    if built.node is not node:
-        built = CompiledCondition(built.predicate, built.requirement, built.equality, node)
-    return built
+    return CompiledCondition(
+        built.predicate, built.requirement, built.equality, node, presence_of(node)
+    )
 
 
 def deferred_condition(node: Node) -> CompiledCondition:
@@ -91,7 +94,7 @@ def deferred_condition(node: Node) -> CompiledCondition:
     when the first event that could match it arrives, which for most rules is never. A tree
     that does not build fails then, as a rule failure, like a rule that raises.
     """
-    condition = CompiledCondition(_not_built, requirement_of(node), None, node)
+    condition = CompiledCondition(_not_built, requirement_of(node), None, node, presence_of(node))
 
     def build_and_test(record: Record) -> bool:
         predicate = build_condition(node).predicate
@@ -125,6 +128,24 @@ def requirement_of(node: Node) -> Requirement | None:
     if kind in ("null", "exists", "fieldref", "match"):
         return None
     raise CompileError(f"unknown condition form {kind!r}")
+
+
+def presence_of(node: Node) -> str | None:
+    """A top-level field that must hold a value (not missing, not null) for `node` to hold.
+
+    Every value test fails on a missing or null value (only `null`, `exists: false` and `not`
+    can hold there), so a condition that needs one on a field needs the field.
+    """
+    kind = node[0]
+    if kind == "all":
+        return next(filter(None, map(presence_of, node[1])), None)
+    if kind == "any":
+        fields = {presence_of(part) for part in node[1]}
+        return fields.pop() if len(fields) == 1 else None
+    if kind in ("eq", "match") or (kind == "exists" and node[2]):
+        name: str = node[1]
+        return name if "." not in name else None  # Top-level: one dictionary lookup.
+    return None
 
 
 def _build(node: Node) -> CompiledCondition:

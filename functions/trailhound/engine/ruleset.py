@@ -39,7 +39,9 @@ class RuleSet:
     under each pair of them with the `eventSource` values it requires too, if any; one
     that only pins `eventSource` is filed under that; one that pins neither but requires another
     field to hold one of a few values (`userIdentity.type: Root`) is filed under that field's
-    values; the rest are candidates for every event. So an event costs a dictionary lookup, one
+    values; one that requires no value but needs a top-level field to hold one
+    (`errorCode|startswith: AccessDenied`) meets only events that have it; the rest are
+    candidates for every event. So an event costs a dictionary lookup, one
     read of each such other field, and the few rules written for what it holds, however many
     rules are loaded.
     """
@@ -50,11 +52,16 @@ class RuleSet:
         by_pair: dict[tuple[str, str], list[CompiledRule]] = {}
         by_source: dict[str, list[CompiledRule]] = {}
         by_field: dict[str, dict[str, list[CompiledRule]]] = {}
+        by_presence: dict[str, list[CompiledRule]] = {}
         always: list[CompiledRule] = []
         for rule in self.rules:
             requirement = rule.condition.requirement
             if requirement is None:
-                always.append(rule)
+                presence = rule.condition.presence
+                if presence is None:
+                    always.append(rule)
+                else:
+                    by_presence.setdefault(presence, []).append(rule)
                 continue
             if requirement.field == "eventName" and requirement.sources is not None:
                 for name in requirement.values:
@@ -76,6 +83,7 @@ class RuleSet:
             (field_reader(field), {key: tuple(value) for key, value in index.items()})
             for field, index in by_field.items()
         )
+        self._by_presence = tuple((field, tuple(rules)) for field, rules in by_presence.items())
         self._always = tuple(always)
         self._seen: dict[tuple[str, str], tuple[CompiledRule, ...]] = {}
 
@@ -105,6 +113,9 @@ class RuleSet:
             # An account calls a few thousand distinct APIs; the cap only guards odd input.
             if len(self._seen) < _MAX_REMEMBERED:
                 self._seen[key] = found
+        for field, rules in self._by_presence:
+            if record.get(field) is not None:
+                found += rules
         for read, index in self._by_field:
             value = read(record)
             if type(value) is str:  # The usual case: what `lowered_texts` makes of it.
