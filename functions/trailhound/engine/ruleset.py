@@ -36,14 +36,13 @@ class RuleSet:
     """Compiled rules indexed by the values their conditions require.
 
     A rule that requires `eventName` to be one of a few values is filed under each of them, or
-    under each pair of them with the `eventSource` values it requires too, if any; one
-    that only pins `eventSource` is filed under that; one that pins neither but requires another
+    under each pair of them with the `eventSource` values it requires too, if any; one that
+    only pins `eventSource` is filed under that; one that pins neither but requires another
     field to hold one of a few values (`userIdentity.type: Root`) is filed under that field's
     values; one that requires no value but needs a top-level field to hold one
     (`errorCode|startswith: AccessDenied`) meets only events that have it; the rest are
-    candidates for every event. So an event costs a dictionary lookup, one
-    read of each such other field, and the few rules written for what it holds, however many
-    rules are loaded.
+    candidates for every event. So an event costs a dictionary lookup, one read of each such
+    other field, and the few rules written for what it holds, however many rules are loaded.
     """
 
     def __init__(self, rules: Iterable[CompiledRule]) -> None:
