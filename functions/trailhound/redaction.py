@@ -10,6 +10,7 @@ Access key ids (AKIA..., ASIA...) are not secrets and stay: they say which key t
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -93,27 +94,25 @@ def may_hold_secret(text: str) -> bool:
     The verdicts on recent short texts are remembered: a batch's calls mostly come from a few
     principals, with the same identity, address and user agent.
     """
-    if type(text) is not str:  # A subclass could hash or compare as another text does.
-        return _may_hold_secret(text, in_json=False)
-    verdict = _TEXT_VERDICTS.get(text)
-    if verdict is None:
-        verdict = _may_hold_secret(text, in_json=False)
-        _remember(_TEXT_VERDICTS, text, verdict)
-    return verdict
+    # A `str` subclass could hash or compare as another text does: it is not remembered.
+    if type(text) is str and len(text) <= _MEMO_MAX_CHARS:
+        return _remembered_text_verdict(text)
+    return _may_hold_secret(text, in_json=False)
 
 
-# At most a megabyte each: the function runs in 128 MB.
+# At most about a megabyte each: the function runs in 128 MB.
 _MEMO_ENTRIES = 512
 _MEMO_MAX_CHARS = 2048
-_TEXT_VERDICTS: dict[str, bool] = {}
-_JSON_VERDICTS: dict[str, bool] = {}
 
 
-def _remember(verdicts: dict[str, bool], text: str, verdict: bool) -> None:
-    if len(text) <= _MEMO_MAX_CHARS:
-        if len(verdicts) >= _MEMO_ENTRIES:
-            verdicts.clear()
-        verdicts[text] = verdict
+@functools.lru_cache(maxsize=_MEMO_ENTRIES)
+def _remembered_text_verdict(text: str) -> bool:
+    return _may_hold_secret(text, in_json=False)
+
+
+@functools.lru_cache(maxsize=_MEMO_ENTRIES)
+def _remembered_json_verdict(encoded: str) -> bool:
+    return _may_hold_secret_in_json(encoded)
 
 
 def _may_hold_secret(text: str, *, in_json: bool) -> bool:
@@ -152,13 +151,9 @@ def _starts_a_name(lowered: str, start: int) -> bool:
 
 def may_hold_secret_in_json(encoded: str) -> bool:
     """`may_hold_secret` for compact JSON text, where a key that names a secret counts too."""
-    if type(encoded) is not str:
-        return _may_hold_secret_in_json(encoded)
-    verdict = _JSON_VERDICTS.get(encoded)
-    if verdict is None:
-        verdict = _may_hold_secret_in_json(encoded)
-        _remember(_JSON_VERDICTS, encoded, verdict)
-    return verdict
+    if type(encoded) is str and len(encoded) <= _MEMO_MAX_CHARS:
+        return _remembered_json_verdict(encoded)
+    return _may_hold_secret_in_json(encoded)
 
 
 def _may_hold_secret_in_json(encoded: str) -> bool:

@@ -179,11 +179,16 @@ def test_remembered_verdicts_stay_within_a_bounded_memory() -> None:
     for number in range(5_000):
         may_hold_secret(f"agent/{number}")
         may_hold_secret_in_json(orjson.dumps({"n": number}).decode())
+    memos = (redaction._remembered_text_verdict, redaction._remembered_json_verdict)
+    misses = [memo.cache_info().misses for memo in memos]
     may_hold_secret("x" * 100_000)
+    may_hold_secret_in_json(orjson.dumps({"x": "x" * 100_000}).decode())
 
-    for verdicts in (redaction._TEXT_VERDICTS, redaction._JSON_VERDICTS):
-        assert len(verdicts) <= 512
-        assert max(map(len, verdicts)) <= 2048
+    # A long text is tested, not remembered.
+    assert [memo.cache_info().misses for memo in memos] == misses
+    for memo in memos:
+        assert memo.cache_info().currsize <= 512
+        assert memo.cache_info().maxsize == 512
 
 
 def test_an_event_id_that_is_not_a_uuid_is_tested_like_any_other_field() -> None:
