@@ -74,3 +74,32 @@ def test_memory_measures_a_payload_and_prices_a_million_events(corpus: Path) -> 
     output = bench("memory.py", f"--corpus={corpus}", "--limit=20000")
     assert "RSS peak" in output
     assert "CloudWatch Logs ingestion" in output
+
+
+def test_throughput_variants_watch_calls_that_change_something(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The larger rule sets' variants look like detections: each pins catalogued write calls."""
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    import throughput
+
+    from trailhound.engine.catalogue import load_catalogue
+    from trailhound.engine.loader import load_rules
+
+    real = load_rules([REPO / "rules"]).rules
+    catalogue = load_catalogue()
+    _, paths = throughput._variants(real, tmp_path, 200)
+    variants = load_rules(paths)
+    assert not variants.errors
+    assert len(variants.rules) == 200
+    write_calls = {
+        name.lower()
+        for names in catalogue.operations_by_source.values()
+        for name in names
+        if not name.startswith(throughput.READ_PREFIXES)
+    }
+    for compiled in variants.rules:
+        requirement = compiled.condition.requirement
+        assert requirement is not None, compiled.rule_id
+        if requirement.field == "eventName":
+            assert {value.lower() for value in requirement.values} <= write_calls
