@@ -22,6 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from trailhound.detection import DetectionSummary, detect
 from trailhound.engine.bundle import BundleForOtherFolders, load_rules_or_bundle
 from trailhound.engine.ruleset import RuleSet
+from trailhound.selfwatch import names_unseen, watches_itself
 from trailhound.settings import Settings, load_settings
 from trailhound.sinks import (
     AlertLedger,
@@ -114,6 +115,13 @@ def runtime_for(settings: Settings) -> Runtime:
         disabled=len(loaded.disabled),
         source="files" if not settings.rule_bundles or bundle_unused is not None else "bundle",
     )
+    unseen = names_unseen([settings.aws_lambda_function_name, settings.alert_topic_arn])
+    if unseen and watches_itself(compiled.rule_id for compiled in loaded.rules):
+        logger.warning(
+            "the rules that watch trailhound itself cannot see changes to this stack: its "
+            "resources' names lack 'trailhound'; deploy it under a stack name that has it",
+            names=unseen,
+        )
     ledger = AlertLedger(
         settings.idempotency_table,
         settings.idempotency_ttl_seconds,

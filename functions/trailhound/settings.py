@@ -42,6 +42,9 @@ class Settings(BaseModel):
         "the rule folders is used while they are unchanged. Absolute, or under LAMBDA_TASK_ROOT.",
     )
     lambda_task_root: Path | None = None
+    aws_lambda_function_name: str | None = Field(
+        default=None, description="Set by Lambda: the function's own name."
+    )
     powertools_service_name: str = Field(min_length=1)
     powertools_metrics_namespace: str = Field(min_length=1)
     powertools_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(

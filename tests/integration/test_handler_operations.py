@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from integration.lambda_stack import AlertStack, Invoke, logs, metric_totals, read_event
+from integration.lambda_stack import (
+    RULES,
+    AlertStack,
+    Invoke,
+    logs,
+    metric_totals,
+    read_event,
+)
 from trailhound.handler import LOGGED_PER_KIND
 
 pytestmark = pytest.mark.integration
@@ -58,3 +65,23 @@ def test_metrics_go_to_the_namespace_set_when_the_function_runs(
     assert {blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] for blob in blobs} == {
         "security-pipeline"
     }
+
+
+def test_a_stack_named_without_trailhound_is_warned_that_it_is_not_self_watched(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = read_event("subscription/cloudtrail-batch.json")
+    warning = "the rules that watch trailhound itself cannot see changes to this stack"
+    monkeypatch.setenv("RULES_PATHS", f"rules,{RULES / 'lambda'}")
+
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "trailhound-AlertFunction-AbCdEf123456")
+    invoke(event)
+    assert not [line for line in capsys.readouterr().out.splitlines() if warning in line]
+
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "security-alerts-AlertFunction-AbCdEf123456")
+    result = invoke(event)
+    output = capsys.readouterr().out
+    assert result["alerts"] == 4  # a warning, not a failure: the rules still run
+    (logged,) = [entry for entry in map(json.loads, output.splitlines()) if warning in str(entry)]
+    assert logged["level"] == "WARNING"
+    assert logged["names"] == ["security-alerts-AlertFunction-AbCdEf123456"]

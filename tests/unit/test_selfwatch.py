@@ -1,0 +1,26 @@
+"""The self-watch rules see the pipeline's resources only by `trailhound` in their names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trailhound.engine.loader import load_rules
+from trailhound.selfwatch import names_unseen, watches_itself
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_names_without_the_mark_are_reported_in_any_case() -> None:
+    names = [
+        "Trailhound-AlertFunction-1A2B",
+        "arn:aws:sns:us-east-1:123456789012:security-AlertTopic-9Z8Y",
+        None,
+        "",
+    ]
+    assert names_unseen(names) == ["arn:aws:sns:us-east-1:123456789012:security-AlertTopic-9Z8Y"]
+
+
+def test_the_shipped_rules_include_those_that_watch_trailhound_itself() -> None:
+    shipped = [compiled.rule_id for compiled in load_rules([REPO / "rules"]).rules]
+    assert watches_itself(shipped)
+    assert not watches_itself(rule for rule in shipped if "trailhound" not in rule)
