@@ -20,7 +20,14 @@ def test_names_without_the_mark_are_reported_in_any_case() -> None:
     assert names_unseen(names) == ["arn:aws:sns:us-east-1:123456789012:security-AlertTopic-9Z8Y"]
 
 
-def test_the_shipped_rules_include_those_that_watch_trailhound_itself() -> None:
-    shipped = [compiled.rule_id for compiled in load_rules([REPO / "rules"]).rules]
-    assert watches_itself(shipped)
-    assert not watches_itself(rule for rule in shipped if "trailhound" not in rule)
+def test_the_rules_about_the_pipeline_itself_are_recognised_and_shipped() -> None:
+    self_watch = {
+        "lambda_trailhound_function_changed",
+        "lambda_trailhound_function_disabled",
+        "sns_trailhound_topic_changed",
+        "sns_trailhound_topic_subscribed",
+    }
+    shipped = {compiled.rule_id for compiled in load_rules([REPO / "rules"]).rules}
+    assert self_watch <= shipped
+    assert all(watches_itself([rule_id]) for rule_id in self_watch)
+    assert not watches_itself(["s3_bucket_deleted", "signin_root_console_login"])
