@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/alerts.py [--corpus DIR] [--repeat N] [--orjson] [--baseline FILE]
 
-Loads every record of ../shared/corpus/*.jsonl (stratus-red-team.jsonl lines are
+Loads every record of tests/data/corpus/*.jsonl (stratus-red-team.jsonl lines are
 `{"technique": ..., "event": {...}}`, the others one record a line) with json.loads, or with
 orjson.loads as the Lambda does (--orjson), then times `build_alert(rule, record)` over all of
 them; each figure is the best of --repeat passes.
@@ -69,7 +69,7 @@ def one_pass(build_alert: BuildAlert, rule: Rule, records: list[Any]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--corpus", type=Path, default=ROOT / "tests" / "data" / "corpus")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--orjson", action="store_true", help="parse records as the Lambda does")
     parser.add_argument("--baseline", type=Path, help="another alerts.py to time alongside")

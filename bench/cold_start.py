@@ -101,7 +101,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--rules", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured runs of each first")
-    parser.add_argument("--sigma", type=Path, default=ROOT.parent / "shared" / "sigma" / "rules")
+    parser.add_argument("--sigma", type=Path, default=ROOT / "packs" / "sigmahq")
     args = parser.parse_args()
 
     python = sys.executable

@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/comparison.py [--corpus DIR] [--repeat N] [--batch N]
 
-The 57 SigmaHQ CloudTrail rules (packs/sigmahq) on the real corpus (../shared/corpus), in batches
+The 57 SigmaHQ CloudTrail rules (packs/sigmahq) on the real corpus (tests/data/corpus), in batches
 of 1,000 events given as JSON lines, as CloudWatch Logs delivers them once unpacked. Each figure is
 the best of --repeat passes over all batches, measured in this run; the Python evaluators' passes
 alternate, half of them before DuckDB's and half after:
@@ -124,7 +124,7 @@ def duckdb_pass(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--corpus", type=Path, default=ROOT / "tests" / "data" / "corpus")
     parser.add_argument("--rules", type=Path, default=ROOT / "packs" / "sigmahq")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch", type=int, default=1000)

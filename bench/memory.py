@@ -186,7 +186,7 @@ def measure(payloads: list[dict[str, Any]], folder: Path) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
+    parser.add_argument("--corpus", type=Path, default=ROOT / "tests" / "data" / "corpus")
     parser.add_argument("--limit", type=int, default=MEGABYTE)
     args = parser.parse_args()
 

@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/throughput.py [--corpus DIR] [--repeat N]
 
-The input is the real CloudTrail corpus (../shared/corpus), packed into CloudWatch Logs
+The input is the real CloudTrail corpus (tests/data/corpus), packed into CloudWatch Logs
 subscription payloads of 100 events each with the real encoding (gzip + base64 JSON). Each figure
 is the best of --repeat passes over all payloads, measured in the same run, with the passes of
 all paths interleaved:
@@ -238,8 +238,8 @@ def _retarget(detection: Any, source: str, names: list[str]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
-    parser.add_argument("--sigma", type=Path, default=ROOT.parent / "shared" / "sigma" / "rules")
+    parser.add_argument("--corpus", type=Path, default=ROOT / "tests" / "data" / "corpus")
+    parser.add_argument("--sigma", type=Path, default=ROOT / "packs" / "sigmahq")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument(
         "--rule-counts",

@@ -3,9 +3,8 @@
 Run `.venv/bin/python events/build.py` after adding or editing a file in events/cloudtrail/, and
 commit the result; `--check` only reports stale files and exits 1 if there are any.
 
-`subscription/corpus-batch.json` is built from real records in the shared corpus
-(`../shared/corpus/`, outside the repository); where the corpus is absent, that file is left as
-committed and only the others are built.
+`subscription/corpus-batch.json` is built from real records of the corpus in
+`tests/data/corpus/`.
 
 The output depends only on the sample events (records sorted by eventTime, log event ids counted
 from a fixed start, timestamps taken from eventTime, gzip mtime 0), so a rebuild never drifts. A
@@ -34,7 +33,7 @@ MIXED = EVENTS / "edge-cases" / "mixed-batch.json"
 OVERSIZED = EVENTS / "edge-cases" / "oversized-event.json"
 MISSING_IDENTITY = EVENTS / "edge-cases" / "missing-identity.json"
 CORPUS_BATCH = EVENTS / "subscription" / "corpus-batch.json"
-STRATUS_RED_TEAM = EVENTS.parents[1] / "shared" / "corpus" / "stratus-red-team.jsonl"
+STRATUS_RED_TEAM = EVENTS.parent / "tests" / "data" / "corpus" / "stratus-red-team.jsonl"
 
 # Stratus Red Team detonations whose CloudTrail records make `CORPUS_BATCH`: an attacker blinds
 # the trail and the flow logs, shares a snapshot out, and leaves users, keys and tokens behind.
@@ -106,9 +105,7 @@ def corpus_records() -> list[dict[str, Any]]:
 
 
 def build_corpus() -> dict[Path, bytes]:
-    """The file built from the shared corpus, or nothing where the corpus is absent."""
-    if not STRATUS_RED_TEAM.is_file():
-        return {}
+    """The file built from the corpus."""
     return {CORPUS_BATCH: _json_file(encode_subscription(corpus_records()))}
 
 
@@ -168,8 +165,6 @@ def decoded(path: Path, data: bytes) -> bytes:
 def main(argv: list[str]) -> int:
     """Write the generated files whose content changed; with --check, only list them."""
     check = "--check" in argv
-    if not STRATUS_RED_TEAM.is_file():
-        print(f"skipped: {CORPUS_BATCH.relative_to(EVENTS.parent)} ({STRATUS_RED_TEAM} is absent)")
     stale = {
         path: data
         for path, data in {**build(), **build_corpus()}.items()

@@ -245,7 +245,7 @@ def render_overlap() -> str:
     return "\n".join(
         [
             f"{overlapping} of the pack's {len(pack_rules)} rules overlap one or more of our "
-            f"{len(ours)} rules: both fire on the same events. The events are those of the shared "
+            f"{len(ours)} rules: both fire on the same events. The events are those of the "
             f"CloudTrail corpus ({files}: real attack recordings, and one example of each of about "
             f"300 API calls seen in attacks) and the {len(test_events)} events our rules' inline "
             "tests say they must fire on. Rules that watch given API calls overlap when they "

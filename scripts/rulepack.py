@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
 SIGMAHQ_PACK = ROOT / "packs" / "sigmahq"
 DOCS = ROOT / "docs"
-# The shared corpus sits beside the repository (see its README for sources and licenses).
-CORPUS = ROOT.parent / "shared" / "corpus"
+# Real CloudTrail records (see its README for sources and licenses).
+CORPUS = ROOT / "tests" / "data" / "corpus"
 STRATUS = CORPUS / "stratus-red-team.jsonl"
 INVICTUS = CORPUS / "invictus-aws-dataset.jsonl"
 TRAILDISCOVER = CORPUS / "traildiscover.jsonl"
@@ -89,8 +89,8 @@ def link(path: Path, start: Path) -> str:
 
 
 def corpus_path(path: Path) -> str:
-    """A corpus file as the repository's documents name it (it is not part of the repository)."""
-    return f"../shared/corpus/{path.name}"
+    """A corpus file as the repository's documents name it."""
+    return f"tests/data/corpus/{path.name}"
 
 
 def rule_link(rule: CompiledRule, start: Path) -> str:

@@ -23,10 +23,11 @@ settings.register_profile("repeatable", derandomize=True, print_blob=True)
 settings.register_profile("explore", print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
-# Public rules and CloudTrail records shared between projects on this machine (see its README).
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-CORPUS = SHARED / "corpus"
-SIGMAHQ_RULES = SHARED / "sigma" / "rules"
+REPO = Path(__file__).resolve().parents[1]
+# Real CloudTrail records from public projects, each under its license (see its README).
+CORPUS = REPO / "tests" / "data" / "corpus"
+# SigmaHQ's CloudTrail rules, as the optional pack ships them.
+SIGMAHQ_RULES = REPO / "packs" / "sigmahq"
 
 RULE_HEADER = """\
 title: Test rule
@@ -95,7 +96,7 @@ def matches_fixture() -> Matches:
 
 
 def read_corpus() -> list[dict[str, Any]]:
-    """Every CloudTrail record of the shared corpus (stratus-red-team lines wrap theirs)."""
+    """Every CloudTrail record of the corpus (stratus-red-team lines wrap theirs)."""
     records: list[dict[str, Any]] = []
     for path in sorted(CORPUS.glob("*.jsonl")):
         for line in path.read_bytes().splitlines():
@@ -107,13 +108,9 @@ def read_corpus() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def corpus_records() -> list[dict[str, Any]]:
-    if not any(CORPUS.glob("*.jsonl")):
-        pytest.skip(f"the shared CloudTrail corpus is absent ({CORPUS})")
     return read_corpus()
 
 
 @pytest.fixture(scope="session")
 def sigmahq_rules_dir() -> Path:
-    if not any(SIGMAHQ_RULES.glob("*.yml")):
-        pytest.skip(f"the SigmaHQ CloudTrail rules are absent ({SIGMAHQ_RULES})")
     return SIGMAHQ_RULES
