@@ -11,7 +11,7 @@ AWS_LAMBDA_FUNCTION_NAME): the X-Ray SDK and powertools' Tracer set up as they d
 
 - `python -c pass`: the interpreter alone;
 - `python -c "import boto3"`: the yardstick, what any Python Lambda function that calls AWS pays;
-- trailhound: `import trailhound.handler`, then load and index the rules as the handler does at
+- trailhound: `import trailhound.lambda_function.handler`, then load and index the rules as the handler does at
   a cold start (`load_rules_or_bundle`, `RuleSet`): the rule pack and the SigmaHQ pack as
   shipped, read from their files; and a folder of 1,000 rule files (the real rules and the
   seeded variants of bench/throughput.py), read from the files and from a rule bundle built
@@ -37,16 +37,16 @@ from pathlib import Path
 
 from throughput import ROOT, write_rule_folder
 
-from trailhound.engine.bundle import write_bundle
-from trailhound.engine.loader import load_rules
+from trailhound.authoring.bundle import write_bundle
+from trailhound.authoring.loader import load_rules
 
 LOAD_RULES = """
 import json, os, sys, time
 start = time.perf_counter()
-import trailhound.handler
+import trailhound.lambda_function.handler
 imported = time.perf_counter()
 from pathlib import Path
-from trailhound.engine.bundle import load_rules_or_bundle
+from trailhound.lambda_function.runtime import load_rules_or_bundle
 from trailhound.engine.ruleset import RuleSet
 bundles = [Path(sys.argv[1])] if sys.argv[1] != "-" else []
 loaded, unused = load_rules_or_bundle([Path(path) for path in sys.argv[2:]], bundles)
@@ -60,7 +60,7 @@ os._exit(0)
 
 WHOLE_COLD_START = """
 import os
-from trailhound import handler
+from trailhound.lambda_function import handler
 runtime = handler.runtime_for(handler.load_settings())
 assert len(runtime.ruleset.rules) > 0
 os._exit(0)

@@ -33,9 +33,9 @@ import orjson
 from pysigma_evaluator import PySigmaEvaluator
 from throughput import ROOT, corpus_records
 
-from trailhound.engine.loader import load_rules
+from trailhound.authoring.loader import load_rules
 from trailhound.engine.ruleset import RuleSet
-from trailhound.sources import SourceRecord, parse_record
+from trailhound.pipeline.records import SourceRecord, parse_record
 
 BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
 Match = tuple[str, str]

@@ -37,11 +37,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from tests.support.payloads import encode_subscription
 from throughput import ROOT, corpus_records
 
-from trailhound.engine.loader import load_rules
+from trailhound.authoring.loader import load_rules
 from trailhound.engine.ruleset import RuleSet
-from trailhound.sources import encode_subscription
 
 RULES = (ROOT / "rules", ROOT / "packs" / "sigmahq")
 MEGABYTE = 1024 * 1024
@@ -58,11 +58,12 @@ ALERTS_PER_MILLION = 1000
 CHILD = """
 import gc, json, os, resource, sys, time, tracemalloc
 from dataclasses import dataclass
-from trailhound import handler
-from trailhound.alerts import build_alert
-from trailhound.detection import DetectionSummary, detect
-from trailhound.notifications import build_notification
-from trailhound.sources import SourceRecord, decode_subscription
+from trailhound.lambda_function import handler
+from trailhound.alerts.build import build_alert
+from trailhound.delivery.notifications import build_notification
+from trailhound.pipeline.detection import DetectionSummary, detect
+from trailhound.pipeline.records import SourceRecord
+from trailhound.pipeline.subscription import decode_subscription
 
 @dataclass
 class Context:

@@ -46,18 +46,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tests.support.payloads import encode_subscription
 
-from trailhound.detection import DetectionSummary, detect
-from trailhound.engine.catalogue import load_catalogue
-from trailhound.engine.conditions import INDEX_FIELDS
-from trailhound.engine.loader import CompiledRule, load_rules
+from trailhound.authoring.catalogue import load_catalogue
+from trailhound.authoring.loader import load_rules
+from trailhound.engine.requirements import INDEX_FIELDS
+from trailhound.engine.rule import CompiledRule
 from trailhound.engine.ruleset import RuleSet
-from trailhound.sources import (
-    SourceRecord,
-    decode_subscription,
-    encode_subscription,
-    read_inputs,
-)
+from trailhound.pipeline.detection import DetectionSummary, detect
+from trailhound.pipeline.logfiles import read_inputs
+from trailhound.pipeline.records import SourceRecord
+from trailhound.pipeline.subscription import decode_subscription
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS_PER_PAYLOAD = 100

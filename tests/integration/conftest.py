@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from integration.lambda_stack import (
+from tests.support.lambda_stack import (
     REGION,
     RULES,
     TABLE,
@@ -112,7 +112,7 @@ class CurrentStdout:
 @pytest.fixture
 def invoke(lambda_env: None, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     """Call the handler in-process, as Lambda would, with its logs going to `capsys`."""
-    from trailhound import handler
+    from trailhound.lambda_function import handler
 
     # The logger keeps the stream it was made with, which outlives the capture it came from.
     monkeypatch.setattr(handler.logger.registered_handler, "stream", CurrentStdout())

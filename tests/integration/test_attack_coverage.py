@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from attack_coverage import NOTES, OUTPUT, TARGET, Technique, render, stratus_techniques
-from rulepack import RULES, SIGMAHQ_PACK, load_pack
+from tools.docs.attack_coverage import NOTES, OUTPUT, TARGET, Technique, render, stratus_techniques
+from tools.docs.rulepack import RULES, SIGMAHQ_PACK, load_pack
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def test_our_rules_detect_at_least_30_of_the_35_stratus_techniques(
 
 def test_every_undetected_technique_has_a_reviewed_reason(techniques: list[Technique]) -> None:
     unexplained = [t.name for t in techniques if not t.detected and t.name not in NOTES]
-    assert not unexplained, "add these to NOTES in scripts/attack_coverage.py"
+    assert not unexplained, "add these to NOTES in tools/docs/attack_coverage.py"
 
 
 def test_a_rule_firing_only_on_stratus_set_up_calls_does_not_count() -> None:

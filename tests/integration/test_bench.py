@@ -83,8 +83,8 @@ def test_throughput_variants_watch_calls_that_change_something(
     monkeypatch.syspath_prepend(str(REPO / "bench"))
     import throughput
 
-    from trailhound.engine.catalogue import load_catalogue
-    from trailhound.engine.loader import load_rules
+    from trailhound.authoring.catalogue import load_catalogue
+    from trailhound.authoring.loader import load_rules
 
     real = load_rules([REPO / "rules"]).rules
     catalogue = load_catalogue()

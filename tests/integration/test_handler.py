@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from integration.lambda_stack import (
+from tests.support.lambda_stack import (
     REPO,
     RULES,
     AlertStack,
@@ -21,14 +21,16 @@ from integration.lambda_stack import (
     read_event,
     sample_record,
 )
-from trailhound.alerts import Alert
-from trailhound.detection import DetectionSummary, detect
-from trailhound.engine.loader import load_rules
+from tests.support.payloads import encode_subscription
+from trailhound.alerts.model import Alert
+from trailhound.authoring.loader import load_rules
+from trailhound.delivery.chat import render_chat
+from trailhound.delivery.email import render_subject, render_text
+from trailhound.delivery.publisher import DeliveryError
 from trailhound.engine.ruleset import RuleSet
-from trailhound.render import render_chat, render_subject, render_text
-from trailhound.settings import SettingsError
-from trailhound.sinks import DeliveryError
-from trailhound.sources import PayloadError, decode_subscription, encode_subscription
+from trailhound.errors import PayloadError, SettingsError
+from trailhound.pipeline.detection import DetectionSummary, detect
+from trailhound.pipeline.subscription import decode_subscription
 
 pytestmark = pytest.mark.integration
 

@@ -10,15 +10,8 @@ from typing import Any
 
 import pytest
 
-from integration.lambda_stack import (
-    RULES,
-    AlertStack,
-    Invoke,
-    logs,
-    metric_totals,
-    read_event,
-)
-from trailhound.handler import LOGGED_PER_KIND
+from tests.support.lambda_stack import RULES, AlertStack, Invoke, logs, metric_totals, read_event
+from trailhound.lambda_function.observability import LOGGED_PER_KIND
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from integration.lambda_stack import EVENTS, AlertStack
+from tests.support.lambda_stack import EVENTS, AlertStack
 from trailhound.cli import main
 
 pytestmark = pytest.mark.integration

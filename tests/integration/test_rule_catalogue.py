@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rule_catalogue import (
+from tools.docs.rule_catalogue import (
     OUTPUT,
     PACK_README,
     controls,
@@ -13,9 +13,9 @@ from rule_catalogue import (
     render_overlap,
     techniques,
 )
-from rulepack import RULES, SIGMAHQ_PACK
+from tools.docs.rulepack import RULES, SIGMAHQ_PACK
 
-from trailhound.engine.loader import load_rules
+from trailhound.authoring.loader import load_rules
 
 
 def test_the_committed_catalogue_is_what_the_script_writes_now() -> None:

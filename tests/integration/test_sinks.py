@@ -13,18 +13,14 @@ import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from moto.core.models import botocore_stubber
 
-from integration.lambda_stack import REGION, TABLE, AlertStack, sample_record
-from trailhound.alerts import Alert, build_alert
+from tests.support.lambda_stack import REGION, TABLE, AlertStack, sample_record
+from trailhound.alerts.build import build_alert
+from trailhound.alerts.model import Alert
+from trailhound.aws import RETRY_ATTEMPTS, retry_config
+from trailhound.delivery.ledger import AlertLedger, Claim
+from trailhound.delivery.notifications import SNS_MAX_BYTES
+from trailhound.delivery.publisher import DeliveryError, SnsPublisher
 from trailhound.engine.rule import Rule, Severity
-from trailhound.notifications import SNS_MAX_BYTES
-from trailhound.sinks import (
-    RETRY_ATTEMPTS,
-    AlertLedger,
-    Claim,
-    DeliveryError,
-    SnsPublisher,
-    retry_config,
-)
 
 pytestmark = pytest.mark.integration
 

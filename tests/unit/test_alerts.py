@@ -12,20 +12,19 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from trailhound.alerts import (
-    _CONTROL,
-    _WHITESPACE,
-    MAX_RESOURCES,
+from trailhound.alerts.build import build_alert
+from trailhound.alerts.console import console_url
+from trailhound.alerts.facts import MAX_RESOURCES
+from trailhound.alerts.model import Alert
+from trailhound.alerts.parameters import (
     REQUEST_PARAMETERS_MAX_BYTES,
-    Alert,
-    _plain,
-    _truncate_parameters,
-    build_alert,
-    console_url,
-    render_title,
+    plain_json,
+    request_parameters,
 )
+from trailhound.alerts.redaction import may_hold_secret_in_json, redact
+from trailhound.alerts.title import render_title
 from trailhound.engine.rule import Rule, Severity
-from trailhound.redaction import may_hold_secret_in_json, redact
+from trailhound.text import _CONTROL, _WHITESPACE
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
 
@@ -864,9 +863,9 @@ DEEP_VALUES = st.recursive(
 def test_request_parameters_kept_whole_are_the_plain_json_copy_whichever_way_it_is_made(
     parameters: dict[str, Any],
 ) -> None:
-    plain = _plain(parameters, 0)
+    plain = plain_json(parameters, 0)
     expected = redact(plain) if may_hold_secret_in_json(orjson.dumps(plain).decode()) else plain
     if len(orjson.dumps(expected)) > REQUEST_PARAMETERS_MAX_BYTES:
         return  # Shrunk: other tests hold that.
 
-    assert _truncate_parameters(parameters) == expected
+    assert request_parameters(parameters) == expected

@@ -6,7 +6,7 @@ import pytest
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 from sigma.types import SigmaString, SpecialChars
 
-from trailhound.engine.catalogue import ApiCatalogue, load_catalogue
+from trailhound.authoring.catalogue import ApiCatalogue, load_catalogue
 
 REPO = Path(__file__).resolve().parents[2]
 

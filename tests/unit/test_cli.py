@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, WriteRule, rule_text
 
+from tests.support.corpus import CORPUS
+from tests.support.payloads import encode_subscription
+from tests.support.rules import WriteRule, rule_text
 from trailhound.cli import main
-from trailhound.sources import encode_subscription
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "rules"
@@ -154,7 +155,7 @@ def test_replay_fails_loudly_when_an_alert_cannot_be_built(
     def broken(*_: object) -> None:
         raise RuntimeError("renderer out of order")
 
-    monkeypatch.setattr("trailhound.detection.build_alert", broken)
+    monkeypatch.setattr("trailhound.pipeline.detection.build_alert", broken)
 
     status = main(
         [

@@ -7,9 +7,10 @@ import os
 from typing import Any
 
 import pytest
-from conftest import CompileRule, Matches
 
-from trailhound.engine.compiler import CompileError, compile_regex
+from tests.support.rules import CompileRule, Matches
+from trailhound.engine.regex import compile_regex
+from trailhound.errors import CompileError
 
 Record = dict[str, Any]
 

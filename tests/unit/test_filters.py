@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import WriteRule, rule_text
 
+from tests.support.rules import WriteRule, rule_text
+from trailhound.authoring.loader import load_rules
 from trailhound.cli import main
-from trailhound.engine.loader import load_rules
 from trailhound.engine.ruleset import RuleSet
 
 REPO = Path(__file__).resolve().parents[2]

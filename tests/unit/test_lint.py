@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SIGMAHQ_RULES, WriteRule, rule_text
 
+from tests.support.corpus import SIGMAHQ_RULES
+from tests.support.rules import WriteRule, rule_text
+from trailhound.authoring.lint import lint
 from trailhound.cli import main
-from trailhound.engine.lint import lint
 
 REPO = Path(__file__).resolve().parents[2]
 

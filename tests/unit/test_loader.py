@@ -6,18 +6,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import WriteRule, rule_text
 
-from trailhound.engine.loader import (
-    LoadResult,
-    RuleError,
-    RuleFileError,
-    find_rule_files,
-    load_rule_file,
-    load_rules,
-)
-from trailhound.engine.rule import Severity
-from trailhound.engine.yamlsource import MAX_RULE_FILE_BYTES, MAX_YAML_DEPTH
+from tests.support.rules import WriteRule, rule_text
+from trailhound.authoring.loader import load_rule_file, load_rules
+from trailhound.authoring.yamlsource import MAX_RULE_FILE_BYTES, MAX_YAML_DEPTH
+from trailhound.engine.rule import LoadResult, Severity, find_rule_files
+from trailhound.errors import RuleFileError, RuleProblem
 
 BROKEN_RULES = Path(__file__).parent / "broken_rules"
 
@@ -77,7 +71,7 @@ BROKEN: dict[str, tuple[int, str]] = {
 }
 
 
-def rejection(path: Path) -> list[RuleError]:
+def rejection(path: Path) -> list[RuleProblem]:
     with pytest.raises(RuleFileError) as caught:
         load_rule_file(path)
     return caught.value.errors
@@ -259,7 +253,8 @@ def test_rule_id_is_the_file_stem_and_metadata_is_kept(write_rule: WriteRule) ->
         """,
         name="cloudtrail/cloudtrail_logging_stopped.yml",
     )
-    rule = load_rule_file(path).rule
+    loaded = load_rule_file(path)
+    rule = loaded.rule
     assert rule.rule_id == "cloudtrail_logging_stopped"
     assert rule.path == path
     assert rule.title == "CloudTrail logging stopped"
@@ -272,9 +267,8 @@ def test_rule_id_is_the_file_stem_and_metadata_is_kept(write_rule: WriteRule) ->
     assert rule.title_template == "Trail stopped by {userIdentity.arn}"
     assert rule.runbook == "Restart the trail."
     assert rule.enabled
-    assert [test.name for test in rule.tests] == ["stopping fires"]
-    assert rule.document is not None
-    assert rule.document.line_of("detection", "selection", "eventName") == 15
+    assert [test.name for test in loaded.tests] == ["stopping fires"]
+    assert loaded.document.line_of("detection", "selection", "eventName") == 15
 
 
 def test_logsource_match_is_case_insensitive(write_rule: WriteRule) -> None:

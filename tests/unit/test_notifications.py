@@ -4,15 +4,17 @@ from typing import Any
 
 import orjson
 
-from trailhound.alerts import Alert, build_alert
-from trailhound.engine.rule import Rule, Severity
-from trailhound.notifications import (
+from trailhound.alerts.build import build_alert
+from trailhound.alerts.model import Alert
+from trailhound.delivery.chat import render_chat
+from trailhound.delivery.email import render_text
+from trailhound.delivery.notifications import (
     LEFT_OUT,
     SNS_MAX_BYTES,
     build_notification,
     message_attributes,
 )
-from trailhound.render import render_chat, render_text
+from trailhound.engine.rule import Rule, Severity
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 TERMINATE = orjson.loads((EVENTS / "cloudtrail" / "ec2_terminate_instances.json").read_bytes())

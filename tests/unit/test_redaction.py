@@ -9,10 +9,9 @@ import orjson
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from trailhound import redaction
-from trailhound.alerts import build_alert
-from trailhound.engine.rule import Rule, Severity
-from trailhound.redaction import (
+from trailhound.alerts import redaction
+from trailhound.alerts.build import build_alert
+from trailhound.alerts.redaction import (
     _SECRETS,
     REDACTED,
     may_hold_secret,
@@ -20,6 +19,7 @@ from trailhound.redaction import (
     redact,
     redact_text,
 )
+from trailhound.engine.rule import Rule, Severity
 
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 PRIVATE_KEY = (

@@ -4,15 +4,11 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from trailhound.alerts import Alert, build_alert
+from trailhound.alerts.build import build_alert
+from trailhound.alerts.model import Alert
+from trailhound.delivery.chat import render_chat
+from trailhound.delivery.email import SUBJECT_MAX_CHARS, render_excerpt, render_subject, render_text
 from trailhound.engine.rule import Rule, Severity
-from trailhound.render import (
-    SUBJECT_MAX_CHARS,
-    render_chat,
-    render_excerpt,
-    render_subject,
-    render_text,
-)
 
 TERMINATE_BY_ALICE: dict[str, Any] = {
     "eventVersion": "1.09",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trailhound.engine.lint import lint
-from trailhound.engine.loader import load_rules
-from trailhound.engine.ruletests import run_rule_tests
+from trailhound.authoring.lint import lint
+from trailhound.authoring.loader import load_rules
+from trailhound.authoring.ruletests import run_rule_tests
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "docs" / "rule-template.yml"
 
@@ -23,5 +23,5 @@ def test_the_template_rule_passes_its_positive_and_negative_tests() -> None:
     (rule,) = loaded.rules
     outcomes = list(run_rule_tests([rule]))
     assert [str(outcome) for outcome in outcomes if not outcome.passed] == []
-    expectations = {test.expect for test in rule.rule.tests}
+    expectations = {test.expect for test in rule.tests}
     assert expectations == {True, False}

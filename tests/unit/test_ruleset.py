@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CompileRule, rule_text
 
-from trailhound.engine.loader import CompiledRule, load_rule_file, load_rules
+from tests.support.rules import CompileRule, rule_text
+from trailhound.authoring.loader import load_rule_file, load_rules
+from trailhound.engine.rule import CompiledRule
 from trailhound.engine.ruleset import RuleFailure, RuleSet
 
 Record = dict[str, Any]

@@ -8,12 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import WriteRule, rule_text
 
-from trailhound.engine import ruletests
-from trailhound.engine.keys import RuleTest
-from trailhound.engine.loader import CompiledRule, load_rule_file
-from trailhound.engine.ruletests import explain, load_test_event, resolve_event_file, run_rule_tests
+from tests.support.rules import WriteRule, rule_text
+from trailhound.authoring import ruletests
+from trailhound.authoring.keys import RuleTest
+from trailhound.authoring.loader import load_rule_file
+from trailhound.authoring.ruletests import (
+    explain,
+    load_test_event,
+    resolve_event_file,
+    run_rule_tests,
+)
+from trailhound.engine.rule import CompiledRule
 
 DETECTION = """
     selection:

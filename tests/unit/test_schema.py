@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import SIGMAHQ_RULES, rule_text
 
+from tests.support.corpus import SIGMAHQ_RULES
+from tests.support.rules import rule_text
 from trailhound import cli
-from trailhound.engine.schema import rule_file_schema
+from trailhound.authoring.schema import rule_file_schema
 
 BROKEN_RULES = Path(__file__).parent / "broken_rules"
 

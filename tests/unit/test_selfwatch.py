@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trailhound.engine.loader import load_rules
-from trailhound.selfwatch import names_unseen, watches_itself
+from trailhound.authoring.loader import load_rules
+from trailhound.lambda_function.selfwatch import names_unseen, watches_itself
 
 REPO = Path(__file__).resolve().parents[2]
 

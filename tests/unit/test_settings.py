@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from trailhound.settings import DEFAULT_TTL_SECONDS, SettingsError, load_settings
+from trailhound.errors import SettingsError
+from trailhound.lambda_function.settings import DEFAULT_TTL_SECONDS, load_settings
 
 TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:trailhound-alerts"
 

@@ -1,33 +1,28 @@
-"""Tests for trailhound.sources: subscription payloads, log files, JSON Lines, stdin, folders."""
+"""Tests for trailhound.pipeline: subscription payloads, log files, JSON Lines, stdin, folders."""
 
 from __future__ import annotations
 
 import base64
 import gzip
-import importlib.util
 import io
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import orjson
 import pytest
+from tools.build import sample_events
 
-from trailhound.sources import (
+from tests.support.payloads import encode_payload, encode_subscription
+from trailhound.errors import PayloadError, TrailhoundError
+from trailhound.pipeline.logfiles import read_inputs
+from trailhound.pipeline.records import BadInput, SourceItem, SourceRecord, parse_record
+from trailhound.pipeline.subscription import (
     CONTROL_MESSAGE,
     MAX_DECOMPRESSED_BYTES,
     ORJSON_MAX_CHARS,
-    PayloadError,
-    SourceError,
-    SourceItem,
-    SourceRecord,
     decode_subscription,
-    encode_payload,
-    encode_subscription,
-    parse_record,
-    read_inputs,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,8 +46,8 @@ def records_of(items: Iterable[SourceItem]) -> list[dict[str, Any]]:
     return [item.record for item in items if isinstance(item, SourceRecord)]
 
 
-def errors_of(items: Iterable[SourceItem]) -> list[SourceError]:
-    return [item for item in items if isinstance(item, SourceError)]
+def errors_of(items: Iterable[SourceItem]) -> list[BadInput]:
+    return [item for item in items if isinstance(item, BadInput)]
 
 
 def awslogs(payload: dict[str, Any] | bytes) -> dict[str, Any]:
@@ -88,7 +83,7 @@ def test_parse_record_accepts_bytes() -> None:
 
 def test_parse_record_reports_invalid_json() -> None:
     item = parse_record('{"eventName": "ConsoleLogin",', "logEvent 1")
-    assert isinstance(item, SourceError)
+    assert isinstance(item, BadInput)
     assert item.location == "logEvent 1"
     assert item.message.startswith("not JSON:")
 
@@ -99,19 +94,17 @@ def test_parse_record_reports_invalid_json() -> None:
 )
 def test_parse_record_rejects_json_that_is_not_an_object(text: str, found: str) -> None:
     item = parse_record(text, "x")
-    assert item == SourceError(
-        "x", f"not a CloudTrail record: expected a JSON object, found {found}"
-    )
+    assert item == BadInput("x", f"not a CloudTrail record: expected a JSON object, found {found}")
 
 
 def test_parse_record_names_the_missing_cloudtrail_fields() -> None:
     item = parse_record('{"level": "info", "msg": "started"}', "x")
-    assert item == SourceError("x", "not a CloudTrail record: no string eventName or eventSource")
+    assert item == BadInput("x", "not a CloudTrail record: no string eventName or eventSource")
 
 
 def test_parse_record_rejects_non_string_event_name() -> None:
     item = parse_record(json.dumps({**record(), "eventName": ["ConsoleLogin"]}), "x")
-    assert item == SourceError("x", "not a CloudTrail record: no string eventName")
+    assert item == BadInput("x", "not a CloudTrail record: no string eventName")
 
 
 def test_encode_subscription_produces_the_cloudwatch_logs_encoding() -> None:
@@ -259,8 +252,8 @@ def test_payload_of_the_wrong_shape_is_a_payload_error(event: Any, message: str)
     assert str(raised.value) == message
 
 
-def test_payload_error_is_a_value_error() -> None:
-    assert issubclass(PayloadError, ValueError)
+def test_payload_error_is_a_trailhound_error() -> None:
+    assert issubclass(PayloadError, TrailhoundError)
 
 
 def write(path: Path, data: bytes | str) -> Path:
@@ -303,8 +296,8 @@ def test_reports_the_record_in_a_log_file_that_is_not_one(tmp_path: Path) -> Non
     items = list(read_inputs([str(path)]))
     assert records_of(items) == [record()]
     assert errors_of(items) == [
-        SourceError(f"{path}:Records[1]", "not a CloudTrail record: no string eventSource"),
-        SourceError(
+        BadInput(f"{path}:Records[1]", "not a CloudTrail record: no string eventSource"),
+        BadInput(
             f"{path}:Records[2]",
             "not a CloudTrail record: expected a JSON object, found a string",
         ),
@@ -325,7 +318,7 @@ def test_reports_bad_json_lines_and_reads_the_rest(tmp_path: Path) -> None:
     path = write(tmp_path / "trail.ndjson", "\n".join(lines))
     items = list(read_inputs([str(path)]))
     assert [item.location for item in items] == [f"{path}:{n}" for n in (1, 2, 3, 4)]
-    assert [type(item) for item in items] == [SourceError, SourceRecord, SourceError, SourceRecord]
+    assert [type(item) for item in items] == [BadInput, SourceRecord, BadInput, SourceRecord]
 
 
 def test_recognises_json_lines_without_the_suffix(tmp_path: Path) -> None:
@@ -370,9 +363,7 @@ def test_reads_a_decoded_subscription_payload(tmp_path: Path) -> None:
 
 def test_reports_an_undecodable_lambda_event_file(tmp_path: Path) -> None:
     path = write(tmp_path / "event.json", json.dumps({"awslogs": {"data": "%%%"}}))
-    assert list(read_inputs([str(path)])) == [
-        SourceError(str(path), "awslogs.data: not valid base64")
-    ]
+    assert list(read_inputs([str(path)])) == [BadInput(str(path), "awslogs.data: not valid base64")]
 
 
 def test_reads_directories_recursively_in_order_skipping_hidden_and_other_files(
@@ -407,7 +398,7 @@ def test_reports_a_missing_file_and_goes_on(tmp_path: Path) -> None:
     present = write(tmp_path / "event.json", json.dumps(record()))
     items = list(read_inputs([missing, str(present)]))
     assert items == [
-        SourceError(missing, "cannot open: No such file or directory"),
+        BadInput(missing, "cannot open: No such file or directory"),
         SourceRecord(record(), str(present)),
     ]
 
@@ -415,14 +406,14 @@ def test_reports_a_missing_file_and_goes_on(tmp_path: Path) -> None:
 def test_reports_a_file_that_is_not_json(tmp_path: Path) -> None:
     path = write(tmp_path / "event.json", "{\n  this is not json\n}\n")
     [item] = read_inputs([str(path)])
-    assert isinstance(item, SourceError)
+    assert isinstance(item, BadInput)
     assert item.location == str(path)
     assert item.message.startswith("not JSON:")
 
 
 def test_reports_an_empty_file(tmp_path: Path) -> None:
     path = write(tmp_path / "empty.json", "\n")
-    assert list(read_inputs([str(path)])) == [SourceError(str(path), "empty input")]
+    assert list(read_inputs([str(path)])) == [BadInput(str(path), "empty input")]
 
 
 def test_reports_an_unreadable_gzip_after_the_records_before_the_damage(tmp_path: Path) -> None:
@@ -438,7 +429,7 @@ def test_reports_an_unreadable_gzip_after_the_records_before_the_damage(tmp_path
 def test_reports_a_file_with_a_gzip_header_only(tmp_path: Path) -> None:
     path = write(tmp_path / "trail.json.gz", b"\x1f\x8b\x08\x00garbage")
     [error] = read_inputs([str(path)])
-    assert isinstance(error, SourceError)
+    assert isinstance(error, BadInput)
     assert error.location == str(path)
     assert error.message.startswith("cannot read gzip:")
 
@@ -456,12 +447,6 @@ def test_reads_the_real_corpus_without_errors(name: str) -> None:
 SAMPLES = sorted((EVENTS / "cloudtrail").glob("*.json"))
 
 
-def load_build_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("events_build", EVENTS / "build.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def ungzipped(path: Path, data: bytes) -> bytes:
@@ -472,8 +457,7 @@ def ungzipped(path: Path, data: bytes) -> bytes:
 
 
 def test_generated_event_files_are_up_to_date() -> None:
-    script = load_build_script()
-    built = {**script.build(), **script.build_corpus()}
+    built = {**sample_events.build(), **sample_events.build_corpus()}
     assert sorted(path.relative_to(EVENTS).as_posix() for path in built) == [
         "cloudtrail/sample-log-file.json.gz",
         "edge-cases/missing-identity.json",
@@ -486,7 +470,7 @@ def test_generated_event_files_are_up_to_date() -> None:
     for path, data in built.items():
         committed = path.read_bytes()
         assert ungzipped(path, committed) == ungzipped(path, data), (
-            f"{path} is stale: run .venv/bin/python events/build.py"
+            f"{path} is stale: run .venv/bin/python -m tools.build.sample_events"
         )
         if path.suffix == ".json":
             assert json.loads(committed).keys() == json.loads(data).keys()

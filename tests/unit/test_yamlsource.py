@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from trailhound.engine import yamlsource
-from trailhound.engine.yamlsource import YamlDocument, YamlSourceError, parse_yaml
+from trailhound.authoring import yamlsource
+from trailhound.authoring.yamlsource import YamlDocument, parse_yaml
+from trailhound.errors import YamlSourceError
 
 REPO = Path(__file__).resolve().parents[2]
 RULE_FILES = sorted(

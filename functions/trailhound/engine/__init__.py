@@ -1,6 +1,6 @@
-"""The rule engine: load Sigma rule files, compile them once, index them, match records.
+"""The runtime rule engine: rules as loaded, their predicates, and the index that matches records.
 
-`loader` reads rule files (YAML, pySigma); `bundle` reads the rules compiled at build time;
-`conditions` builds the predicates and `ruleset` indexes them. Importing this package imports
-none of them, so the handler pays only for what it uses.
+Nothing here parses YAML or Sigma: rules come compiled, from a rule bundle (`bundle`) or from the
+authoring side (`trailhound.authoring`), as condition trees of plain data that `conditions`
+turns into predicates and `ruleset` indexes.
 """

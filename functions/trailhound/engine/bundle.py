@@ -1,10 +1,11 @@
-"""Rule bundles: rules compiled at build time, loaded at a cold start without YAML or pySigma.
+"""Rule bundles read at a cold start: rules compiled at build time, without YAML or pySigma.
 
-`trailhound bundle` loads rule folders exactly as the handler would (every check, filters folded
-in) and writes what loading gave: each rule's metadata and condition tree, the errors, and a
-digest of every rule file. The handler uses a bundle only if it was built from the same folders
-and every rule file is still byte for byte what it was built from; otherwise it loads the files.
-So an out-of-date bundle costs a slower cold start, never a rule.
+`trailhound bundle` (`trailhound.authoring.bundle`) loads rule folders exactly as the handler
+would (every check, filters folded in) and writes what loading gave: each rule's metadata and
+condition tree, the errors, and a digest of every rule file. A bundle stands in for the files
+only if it was built from the same folders and every rule file is still byte for byte what it
+was built from; otherwise the caller loads the files. So an out-of-date bundle costs a slower
+cold start, never a rule.
 """
 
 from __future__ import annotations
@@ -18,49 +19,11 @@ from typing import Any
 import orjson
 
 from trailhound.engine.conditions import deferred_condition
-from trailhound.engine.errors import RuleError
 from trailhound.engine.rule import CompiledRule, LoadResult, Rule, Severity, rule_files_in
+from trailhound.errors import BundleForOtherFolders, BundleOutOfDate, BundleUnusable, RuleProblem
 
 FORMAT = 1
 """Increased whenever the bundle's layout or the meaning of a condition tree changes."""
-
-
-class BundleUnusable(Exception):
-    """Why a bundle cannot stand in for the rule files; the caller loads the files instead."""
-
-
-class BundleForOtherFolders(BundleUnusable):
-    """The bundle was built for other rule folders: a choice of configuration, not an accident."""
-
-
-class BundleOutOfDate(BundleUnusable):
-    """The bundle was built for these folders, but their files changed or it is damaged."""
-
-
-def write_bundle(destination: Path, paths: Sequence[Path]) -> LoadResult:
-    """Load the rules under `paths` and write them to `destination`; returns what loaded.
-
-    Paths are stored relative to the bundle's folder, so the folders and the bundle can move
-    together (from the build folder to the Lambda layer's /opt).
-    """
-    from trailhound.engine.loader import load_rules  # pySigma and YAML: only when building
-
-    result = load_rules(paths)
-    base = destination.parent.resolve()
-    document = {
-        "format": FORMAT,
-        "paths": [_relative(path, base) for path in paths],
-        "digests": _digests(paths, base),
-        "files": result.files,
-        "rules": [_rule_entry(compiled, base) for compiled in result.rules + result.disabled],
-        "errors": [
-            [_relative(error.path, base), error.line, error.message, error.warning]
-            for error in result.errors
-        ],
-    }
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    destination.write_bytes(orjson.dumps(document))
-    return result
 
 
 def read_bundle(bundle: Path, paths: Sequence[Path]) -> LoadResult:
@@ -83,7 +46,7 @@ def read_bundle(bundle: Path, paths: Sequence[Path]) -> LoadResult:
             raise BundleForOtherFolders(
                 f"{bundle} was built for {', '.join(built_for)}, not {', '.join(wanted)}"
             )
-        changed = _changes(document["digests"], _digests(paths, base))
+        changed = _changes(document["digests"], digests(paths, base))
     except BundleUnusable:
         raise
     except Exception as error:  # an unreadable rule file, a damaged bundle: the files decide
@@ -100,7 +63,7 @@ def read_bundle(bundle: Path, paths: Sequence[Path]) -> LoadResult:
             compiled = _compiled_rule(entry, base)
             (result.rules if compiled.rule.enabled else result.disabled).append(compiled)
         result.errors = [
-            RuleError(base / path, line, message, warning)
+            RuleProblem(base / path, line, message, warning)
             for path, line, message, warning in document["errors"]
         ]
     except Exception as error:  # a damaged bundle must not stop the files from loading
@@ -111,47 +74,18 @@ def read_bundle(bundle: Path, paths: Sequence[Path]) -> LoadResult:
     return result
 
 
-def load_rules_or_bundle(
-    paths: Sequence[Path], bundles: Sequence[Path]
-) -> tuple[LoadResult, BundleUnusable | None]:
-    """The rules from the bundle built for `paths`, if it is current, else from the files.
-
-    Also says why no bundle was used: a BundleForOtherFolders if none of `bundles` was built
-    for `paths` (a choice of configuration), else a BundleUnusable naming what went wrong.
-    """
-    other_folders: list[str] = []
-    problems: list[str] = []
-    for bundle in bundles:
-        try:
-            return read_bundle(bundle, paths), None
-        except BundleForOtherFolders as error:
-            other_folders.append(str(error))
-        except BundleOutOfDate as error:
-            problems.insert(0, str(error))
-            break  # The bundle for these folders; any other is for other folders.
-        except BundleUnusable as error:
-            problems.append(str(error))
-    from trailhound.engine.loader import load_rules
-
-    reason: BundleUnusable | None = None
-    if problems:
-        reason = BundleUnusable("; ".join(problems))
-    elif other_folders:
-        reason = BundleForOtherFolders("; ".join(other_folders))
-    return load_rules(paths), reason
-
-
-def _digests(paths: Sequence[Path], base: Path) -> dict[str, str]:
-    digests = {}
+def digests(paths: Sequence[Path], base: Path) -> dict[str, str]:
+    """The SHA-256 of every rule file under `paths`, by its path relative to `base`."""
+    by_path = {}
     for path in paths:
-        root = _relative(path, base)
+        root = relative(path, base)
         if not path.is_dir():
-            digests[root] = hashlib.sha256(path.read_bytes()).hexdigest()
+            by_path[root] = hashlib.sha256(path.read_bytes()).hexdigest()
             continue
         for parts, found in rule_files_in(path):
             digest = hashlib.sha256(Path(found).read_bytes()).hexdigest()
-            digests[str(Path(root, *parts))] = digest
-    return digests
+            by_path[str(Path(root, *parts))] = digest
+    return by_path
 
 
 def _changes(built: dict[str, str], now: dict[str, str]) -> str:
@@ -166,16 +100,18 @@ def _changes(built: dict[str, str], now: dict[str, str]) -> str:
     return "; ".join(parts)
 
 
-def _relative(path: Path, base: Path) -> str:
+def relative(path: Path, base: Path) -> str:
+    """`path` as a bundle in `base` stores it: relative where it lies under `base`."""
     resolved = path.resolve()
     return str(resolved.relative_to(base)) if resolved.is_relative_to(base) else str(resolved)
 
 
-def _rule_entry(compiled: CompiledRule, base: Path) -> dict[str, Any]:
+def rule_entry(compiled: CompiledRule, base: Path) -> dict[str, Any]:
+    """A rule as a bundle stores it: its metadata and condition tree, paths relative to `base`."""
     rule = compiled.rule
     return {
         "rule_id": rule.rule_id,
-        "path": _relative(rule.path, base),
+        "path": relative(rule.path, base),
         "title": rule.title,
         "severity": rule.severity.value,
         "description": rule.description,

@@ -1,6 +1,7 @@
 """A loaded rule: its metadata and compiled condition, and where rule files are found.
 
-Nothing here parses YAML or Sigma: the handler builds these from a rule bundle as well.
+Nothing here parses YAML or Sigma: the Lambda builds these from a rule bundle, and the authoring
+side (`trailhound.authoring.loader`) from rule files.
 """
 
 from __future__ import annotations
@@ -10,15 +11,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from trailhound.engine.conditions import CompiledCondition
-from trailhound.engine.errors import RuleError
-
-if TYPE_CHECKING:
-    from trailhound.engine.filters import LoadedFilter
-    from trailhound.engine.keys import RuleTest
-    from trailhound.engine.yamlsource import YamlDocument
+from trailhound.errors import RuleProblem
 
 RULE_SUFFIXES = (".yml", ".yaml")
 
@@ -39,7 +34,7 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """A rule file that loaded: its Sigma metadata and trailhound keys, ready to compile."""
+    """What a rule says of itself: its Sigma metadata and trailhound keys, as alerts show them."""
 
     rule_id: str
     path: Path
@@ -53,13 +48,8 @@ class Rule:
     runbook: str | None = None
     title_template: str | None = None
     enabled: bool = True
-    tests: tuple[RuleTest, ...] = ()
     # Ids of the Sigma filters (allowlists) folded into this rule's condition.
     filters: tuple[str, ...] = ()
-    # The pySigma rule object; typed loosely so modules that only read metadata need not import it.
-    sigma: Any = field(default=None, repr=False, compare=False)
-    # The parsed file with the line of every key, for checks that point at a line after loading.
-    document: YamlDocument | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +66,11 @@ class CompiledRule:
 
 @dataclass
 class LoadResult:
-    """What loading a set of rule files gave: rules that work, and errors for those that do not."""
+    """What loading a set of rules gave: rules that work, and the problems of those that do not."""
 
     rules: list[CompiledRule] = field(default_factory=list)
     disabled: list[CompiledRule] = field(default_factory=list)
-    errors: list[RuleError] = field(default_factory=list)
-    filters: list[LoadedFilter] = field(default_factory=list)
+    errors: list[RuleProblem] = field(default_factory=list)
     files: int = 0
 
 

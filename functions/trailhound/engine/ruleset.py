@@ -6,8 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trailhound.engine.conditions import lowered_texts
 from trailhound.engine.fields import field_reader
+from trailhound.engine.matchers import lowered_texts
 from trailhound.engine.rule import CompiledRule
 
 Record = dict[str, Any]
