@@ -1,6 +1,6 @@
 """Cold start: a fresh Python importing the handler and loading 1,000 rules, next to `import boto3`.
 
-Run: .venv/bin/python bench/cold_start.py [--runs N] [--rules N]
+Run: .venv/bin/python -m bench.cold_start [--runs N] [--rules N]
 
 Each figure is the median wall time of --runs fresh interpreters, started one after the other in
 turns (so that a busy moment hits every command alike), after one unmeasured run of each to warm
@@ -11,11 +11,11 @@ AWS_LAMBDA_FUNCTION_NAME): the X-Ray SDK and powertools' Tracer set up as they d
 
 - `python -c pass`: the interpreter alone;
 - `python -c "import boto3"`: the yardstick, what any Python Lambda function that calls AWS pays;
-- trailhound: `import trailhound.lambda_function.handler`, then load and index the rules as the handler does at
-  a cold start (`load_rules_or_bundle`, `RuleSet`): the rule pack and the SigmaHQ pack as
-  shipped, read from their files; and a folder of 1,000 rule files (the real rules and the
-  seeded variants of bench/throughput.py), read from the files and from a rule bundle built
-  from them (`trailhound bundle`, as the rules layer ships);
+- trailhound: `import trailhound.lambda_function.handler`, then load and index the rules as the
+  handler does at a cold start (`load_rules_or_bundle`, `RuleSet`): the rule pack and the
+  SigmaHQ pack as shipped, read from their files; and a folder of 1,000 rule files (the real
+  rules and the seeded variants of bench/throughput.py), read from the files and from a rule
+  bundle built from them (`trailhound bundle`, as the rules layer ships);
 - the whole cold start: the same with the bundle, then the handler's settings and its SNS and
   DynamoDB clients (`runtime_for`), with boto3 imported on the way.
 
@@ -35,8 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from throughput import ROOT, write_rule_folder
-
+from bench.throughput import ROOT, write_rule_folder
 from trailhound.authoring.bundle import write_bundle
 from trailhound.authoring.loader import load_rules
 

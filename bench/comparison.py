@@ -1,6 +1,6 @@
 """trailhound against two other ways to evaluate the same Sigma rules on the same events.
 
-Run: .venv/bin/python bench/comparison.py [--corpus DIR] [--repeat N] [--batch N]
+Run: .venv/bin/python -m bench.comparison [--corpus DIR] [--repeat N] [--batch N]
 
 The 57 SigmaHQ CloudTrail rules (packs/sigmahq) on the real corpus (tests/data/corpus), in batches
 of 1,000 events given as JSON lines, as CloudWatch Logs delivers them once unpacked. Each figure is
@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from pysigma_evaluator import PySigmaEvaluator
-from throughput import ROOT, corpus_records
 
+from bench.pysigma_evaluator import PySigmaEvaluator
+from bench.throughput import ROOT, corpus_records
 from trailhound.authoring.loader import load_rules
 from trailhound.engine.ruleset import RuleSet
 from trailhound.pipeline.records import SourceRecord, parse_record

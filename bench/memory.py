@@ -1,6 +1,6 @@
 """Peak memory on the largest subscription payload, and what a million events cost in Lambda.
 
-Run: .venv/bin/python bench/memory.py [--corpus DIR] [--limit BYTES]
+Run: .venv/bin/python -m bench.memory [--corpus DIR] [--limit BYTES]
 
 CloudWatch Logs invokes the function asynchronously with the log events gzipped and base64
 encoded in `awslogs.data`, so the largest payload is the largest asynchronous invocation Lambda
@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.payloads import encode_subscription
-from throughput import ROOT, corpus_records
 
+from bench.throughput import ROOT, corpus_records
 from trailhound.authoring.loader import load_rules
 from trailhound.engine.ruleset import RuleSet
 

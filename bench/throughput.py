@@ -1,6 +1,6 @@
 """Events per second through decode → parse → match → alert, next to the decode-only floor.
 
-Run: .venv/bin/python bench/throughput.py [--corpus DIR] [--repeat N]
+Run: .venv/bin/python -m bench.throughput [--corpus DIR] [--repeat N]
 
 The input is the real CloudTrail corpus (tests/data/corpus), packed into CloudWatch Logs
 subscription payloads of 100 events each with the real encoding (gzip + base64 JSON). Each figure
@@ -50,8 +50,8 @@ from tests.support.payloads import encode_subscription
 
 from trailhound.authoring.catalogue import load_catalogue
 from trailhound.authoring.loader import load_rules
+from trailhound.authoring.rulefile import AuthoredRule
 from trailhound.engine.requirements import INDEX_FIELDS
-from trailhound.engine.rule import CompiledRule
 from trailhound.engine.ruleset import RuleSet
 from trailhound.pipeline.detection import DetectionSummary, detect
 from trailhound.pipeline.logfiles import read_inputs
@@ -156,7 +156,7 @@ def match_costs(
 
 
 def rule_sets(
-    real: list[CompiledRule], folder: Path, counts: tuple[int, ...] = RULE_COUNTS
+    real: list[AuthoredRule], folder: Path, counts: tuple[int, ...] = RULE_COUNTS
 ) -> dict[str, dict[int, RuleSet]]:
     """Rule sets of each size in both series (see the module's docstring), by series name."""
     fewest, most = min(counts), max(counts)
@@ -172,7 +172,7 @@ def rule_sets(
     }
 
 
-def write_rule_folder(real: list[CompiledRule], folder: Path, count: int) -> list[Path]:
+def write_rule_folder(real: list[AuthoredRule], folder: Path, count: int) -> list[Path]:
     """`count` rule files in `folder`, the same rules as the growing pack's: real ones copied."""
     real, paths = _variants(real, folder, count - len(real))
     for rule in real[:count]:
@@ -183,8 +183,8 @@ def write_rule_folder(real: list[CompiledRule], folder: Path, count: int) -> lis
 
 
 def _variants(
-    real: list[CompiledRule], folder: Path, count: int
-) -> tuple[list[CompiledRule], list[Path]]:
+    real: list[AuthoredRule], folder: Path, count: int
+) -> tuple[list[AuthoredRule], list[Path]]:
     """The real rules in a seeded order, and files of `count` variants of the indexed ones."""
     catalogue = load_catalogue()
     writes = {
@@ -206,7 +206,7 @@ def _variants(
     ]
     paths = []
     for number in range(max(0, count)):
-        template = indexed[number % len(indexed)].rule.document
+        template = indexed[number % len(indexed)].document
         assert template is not None
         data = copy.deepcopy(template.data)
         source, names = rng.choice(services)

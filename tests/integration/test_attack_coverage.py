@@ -37,5 +37,5 @@ def test_a_rule_firing_only_on_stratus_set_up_calls_does_not_count() -> None:
 
 def test_the_committed_report_is_what_the_script_writes_now() -> None:
     assert OUTPUT.read_text(encoding="utf-8") == render(), (
-        "docs/attack-coverage.md is stale: run make docs"
+        "docs/reference/attack-coverage.md is stale: run make docs"
     )

@@ -29,8 +29,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def bench(script: str, *arguments: str) -> str:
+    module = "bench." + script.removesuffix(".py")
     done = subprocess.run(
-        [sys.executable, str(REPO / "bench" / script), *arguments],
+        [sys.executable, "-m", module, *arguments],
+        cwd=REPO,
         capture_output=True,
         text=True,
         check=False,

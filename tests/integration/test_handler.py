@@ -28,7 +28,7 @@ from trailhound.delivery.chat import render_chat
 from trailhound.delivery.email import render_subject, render_text
 from trailhound.delivery.publisher import DeliveryError
 from trailhound.engine.ruleset import RuleSet
-from trailhound.errors import PayloadError, SettingsError
+from trailhound.errors import NoRulesError, PayloadError, SettingsError
 from trailhound.pipeline.detection import DetectionSummary, detect
 from trailhound.pipeline.subscription import decode_subscription
 
@@ -276,7 +276,7 @@ def test_no_rule_at_all_fails_the_invocation(
 ) -> None:
     monkeypatch.setenv("LAMBDA_TASK_ROOT", str(tmp_path))
 
-    with pytest.raises(RuntimeError, match="no rules loaded from"):
+    with pytest.raises(NoRulesError, match="no rules loaded from"):
         invoke(read_event(SAMPLE_BATCH))
 
 

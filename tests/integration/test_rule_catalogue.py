@@ -20,7 +20,7 @@ from trailhound.authoring.loader import load_rules
 
 def test_the_committed_catalogue_is_what_the_script_writes_now() -> None:
     assert OUTPUT.read_text(encoding="utf-8") == render_catalogue(), (
-        "docs/rules.md is stale: run make docs"
+        "docs/reference/rules.md is stale: run make docs"
     )
 
 

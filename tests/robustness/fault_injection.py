@@ -270,13 +270,13 @@ def batches(alerts: int, rnd: random.Random) -> list[tuple[dict[str, Any], set[K
 
 def run(scenario: Scenario, alerts: int, seed: int, stack: Stack, faults: Faults) -> Figures:
     """Every batch through the handler, with Lambda's retries, under the scenario's faults."""
-    from trailhound.lambda_function import handler
+    from trailhound.lambda_function import handler, runtime
 
     rnd = random.Random(seed)
     events = batches(alerts, rnd)
     expected = set().union(*(keys for _, keys in events))
     stack.create(f"{seed}-{len(scenario.name)}-{rnd.getrandbits(32):x}")
-    handler.runtime_for.cache_clear()
+    runtime.runtime_for.cache_clear()
     faults.injected.clear()
     faults.kinds = scenario.kinds
     faults.sends = faults.calls = 0

@@ -447,8 +447,6 @@ def test_reads_the_real_corpus_without_errors(name: str) -> None:
 SAMPLES = sorted((EVENTS / "cloudtrail").glob("*.json"))
 
 
-
-
 def ungzipped(path: Path, data: bytes) -> bytes:
     """The content under the gzip layer, which zlib builds may encode differently."""
     if path.name.endswith(".gz"):

@@ -2,7 +2,7 @@
 # `sam build` with the function's Python runtime on PATH: SAM's python builder runs that
 # interpreter's pip to fetch the Lambda's wheels (arm64 ones included) without Docker.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 sam=${SAM:-.venv-sam/bin/sam}
 version=$(sed -n 's/^ *Runtime: python\(3\.[0-9]*\) *$/\1/p' template.yaml | head -n 1)

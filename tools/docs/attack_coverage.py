@@ -1,4 +1,4 @@
-"""Replay real attack recordings through the rules and write docs/attack-coverage.md.
+"""Replay real attack recordings through the rules and write docs/reference/attack-coverage.md.
 
 Stratus Red Team's detonation logs say, technique by technique, which rules fire on a real attack;
 the Invictus dataset says how many alerts a real account's attack-simulation session would send.
@@ -14,26 +14,22 @@ from datetime import datetime
 
 import orjson
 
+from tools.docs.markdown import DOCS, cell, generated_note, table, write_documents
 from tools.docs.rulepack import (
-    DOCS,
     INVICTUS,
     RULES,
     SIGMAHQ_PACK,
     STRATUS,
     Firing,
     RulePackError,
-    cell,
     corpus_path,
-    generated_note,
     load_pack,
     replay,
     rule_link,
-    table,
-    write_documents,
 )
 from trailhound.engine.rule import CompiledRule, Severity
 
-OUTPUT = DOCS / "attack-coverage.md"
+OUTPUT = DOCS / "reference" / "attack-coverage.md"
 TARGET = 30
 
 # Stratus assumes a role of its own before it detonates some techniques (and retries while the
@@ -118,12 +114,12 @@ def fired_cell(fired: dict[str, set[str]], rules: dict[str, CompiledRule]) -> st
     for rule_id in sorted(fired):
         names = sorted(fired[rule_id])
         setup = "; Stratus's own set-up call, not counted" if set(names) <= SETUP_CALLS else ""
-        parts.append(f"{rule_link(rules[rule_id], DOCS)} ({', '.join(names)}{setup})")
+        parts.append(f"{rule_link(rules[rule_id], OUTPUT.parent)} ({', '.join(names)}{setup})")
     return "<br>".join(parts) or "-"
 
 
 def stratus_section(
-    techniques: list[Technique], ours: list[CompiledRule], pack: list[CompiledRule]
+    techniques: list[Technique], ours: Sequence[CompiledRule], pack: Sequence[CompiledRule]
 ) -> list[str]:
     ours_by_id = {rule.rule_id: rule for rule in ours}
     pack_by_id = {rule.rule_id: rule for rule in pack}
@@ -150,7 +146,7 @@ def stratus_section(
     return ["## Stratus Red Team techniques", "", table(header, rows), ""]
 
 
-def invictus_section(ours: list[CompiledRule], pack: list[CompiledRule]) -> list[str]:
+def invictus_section(ours: Sequence[CompiledRule], pack: Sequence[CompiledRule]) -> list[str]:
     times = [
         datetime.fromisoformat(str(orjson.loads(line)["eventTime"]))
         for line in INVICTUS.read_bytes().splitlines()
@@ -180,12 +176,12 @@ def invictus_section(ours: list[CompiledRule], pack: list[CompiledRule]) -> list
     return lines
 
 
-def levels_of(firings: list[Firing], rules: list[CompiledRule]) -> Counter[Severity]:
+def levels_of(firings: list[Firing], rules: Sequence[CompiledRule]) -> Counter[Severity]:
     by_id = {rule.rule_id: rule for rule in rules}
     return Counter(by_id[firing.rule_id].rule.severity for firing in firings)
 
 
-def on_call_summary(firings: list[Firing], rules: list[CompiledRule]) -> str:
+def on_call_summary(firings: list[Firing], rules: Sequence[CompiledRule]) -> str:
     """What reaches the person on call: the alerts worth acting on, apart from the context."""
     levels = levels_of(firings, rules)
     urgent = levels[Severity.CRITICAL] + levels[Severity.HIGH]
@@ -197,11 +193,11 @@ def on_call_summary(firings: list[Firing], rules: list[CompiledRule]) -> str:
     )
 
 
-def alert_table(firings: list[Firing], rules: list[CompiledRule]) -> str:
+def alert_table(firings: list[Firing], rules: Sequence[CompiledRule]) -> str:
     by_id = {rule.rule_id: rule for rule in rules}
     counts = Counter(firing.rule_id for firing in firings)
     rows = [
-        (rule_link(by_id[rule_id], DOCS), by_id[rule_id].rule.severity.value, str(count))
+        (rule_link(by_id[rule_id], OUTPUT.parent), by_id[rule_id].rule.severity.value, str(count))
         for rule_id, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
     by_level = levels_of(firings, rules)

@@ -28,28 +28,43 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    alert_topic_arn: str = Field(description="SNS topic that receives the alerts.")
+    alert_topic_arn: str = Field(description="The SNS topic alerts go to: a standard topic's ARN.")
     idempotency_table: str = Field(
-        min_length=3, description="DynamoDB table of delivered alerts (powertools idempotency)."
+        min_length=3,
+        description="DynamoDB table of delivered alerts (powertools idempotency): partition key "
+        "`id` (string), TTL attribute `expiration`.",
     )
-    idempotency_ttl_seconds: int = Field(default=DEFAULT_TTL_SECONDS, ge=60)
+    idempotency_ttl_seconds: int = Field(
+        default=DEFAULT_TTL_SECONDS,
+        ge=60,
+        description="How long a delivered alert is remembered: by default the six hours Lambda "
+        "may retry an event.",
+    )
     rules_paths: tuple[str, ...] = Field(
         default=("rules",),
-        description="Rule folders or files, comma-separated: absolute, or under LAMBDA_TASK_ROOT.",
+        description="Rule folders or files, comma-separated: absolute (such as the rules "
+        "layer's `/opt/rules`), or under `LAMBDA_TASK_ROOT`.",
     )
     rules_bundles: tuple[str, ...] = Field(
         default=(),
         description="Rule bundles (`trailhound bundle`), comma-separated: the one built from "
-        "the rule folders is used while they are unchanged. Absolute, or under LAMBDA_TASK_ROOT.",
+        "the `RULES_PATHS` folders is used while every rule file is as it was built; otherwise "
+        "the files load. Absolute, or under `LAMBDA_TASK_ROOT`.",
     )
-    lambda_task_root: Path | None = None
+    lambda_task_root: Path | None = Field(
+        default=None, description="Set by Lambda: the folder of the function's code."
+    )
     aws_lambda_function_name: str | None = Field(
         default=None, description="Set by Lambda: the function's own name."
     )
-    powertools_service_name: str = Field(min_length=1)
-    powertools_metrics_namespace: str = Field(min_length=1)
+    powertools_service_name: str = Field(
+        min_length=1, description="The service name in the function's logs and metrics."
+    )
+    powertools_metrics_namespace: str = Field(
+        min_length=1, description="The CloudWatch namespace of the function's metrics."
+    )
     powertools_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
-        default="INFO", description="The Logger's level; the template's LogLevel parameter."
+        default="INFO", description="The Logger's level; the template's `LogLevel` parameter."
     )
 
     @field_validator("alert_topic_arn")
