@@ -7,6 +7,7 @@ template creates them; the Lambda context; the function's logs and EMF metrics f
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,20 @@ TEST_RULES = (
 )
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def function_environment(**variables: str) -> dict[str, str]:
+    """This process's environment with the variables the template gives the function, and
+    `variables` (RULES_PATHS, RULES_BUNDLES, ...): for a handler in a fresh interpreter."""
+    return {
+        **os.environ,
+        "ALERT_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:{TOPIC}",
+        "IDEMPOTENCY_TABLE": TABLE,
+        "POWERTOOLS_SERVICE_NAME": "trailhound",
+        "POWERTOOLS_METRICS_NAMESPACE": "trailhound",
+        "AWS_DEFAULT_REGION": REGION,
+        **variables,
+    }
 
 
 @dataclass

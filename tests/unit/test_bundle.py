@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.lambda_stack import function_environment
 from tests.support.rules import rule_text
 from trailhound.authoring.bundle import write_bundle
 from trailhound.authoring.loader import load_rules
@@ -260,16 +260,7 @@ def test_the_handler_loads_a_current_bundle_without_parsing_yaml_or_sigma(
         "print(json.dumps({'rules': len(runtime.ruleset.rules),\n"
         "  'parsers': sorted({'sigma', 'yaml', 'pyparsing'} & set(sys.modules))}))\n"
     )
-    env = {
-        **os.environ,
-        "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:trailhound-alerts",
-        "IDEMPOTENCY_TABLE": "trailhound-ledger",
-        "POWERTOOLS_SERVICE_NAME": "trailhound",
-        "POWERTOOLS_METRICS_NAMESPACE": "trailhound",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "RULES_PATHS": str(rule_folder),
-        "RULES_BUNDLES": f"{bundle},{with_more}",
-    }
+    env = function_environment(RULES_PATHS=str(rule_folder), RULES_BUNDLES=f"{bundle},{with_more}")
 
     def run(**changes: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         done = subprocess.run(

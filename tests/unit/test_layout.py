@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.support.corpus import REPO
+from tests.support.lambda_stack import function_environment
 from trailhound.authoring.bundle import write_bundle
 
 PACKAGE = REPO / "functions" / "trailhound"
@@ -104,16 +104,7 @@ loaded = sorted(name for name in sys.modules
                 or name.startswith("trailhound.authoring"))
 print(json.dumps({{"alerts": len(messages), "loaded": loaded}}))
 """
-    env = {
-        **os.environ,
-        "ALERT_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:trailhound-alerts",
-        "IDEMPOTENCY_TABLE": "trailhound-ledger",
-        "POWERTOOLS_SERVICE_NAME": "trailhound",
-        "POWERTOOLS_METRICS_NAMESPACE": "trailhound",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "RULES_PATHS": str(REPO / "rules"),
-        "RULES_BUNDLES": str(bundle),
-    }
+    env = function_environment(RULES_PATHS=str(REPO / "rules"), RULES_BUNDLES=str(bundle))
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     )
