@@ -105,12 +105,15 @@ check-template: ## cfn-lint, sam validate --lint and checkov on template.yaml
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation --file template.yaml
 
-# Figures for docs/performance.md; not tests. comparison.py needs make install-bench.
-bench: ## the benchmarks, with the repeat counts the published figures use
-	$(BIN)/python -m bench.throughput --repeat 30
-	$(BIN)/python -m bench.comparison --repeat 10
-	$(BIN)/python -m bench.cold_start --runs 31
-	$(BIN)/python -m bench.memory
+# Figures for docs/performance.md; not tests. Each benchmark's output is kept in .bench/, and its
+# tables replace theirs on the page. comparison needs make install-bench for DuckDB.
+bench: ## the benchmarks, with the repeat counts the published figures use; updates docs/performance.md
+	mkdir -p .bench
+	$(BIN)/python -m bench.throughput --repeat 30 > .bench/throughput.md && cat .bench/throughput.md
+	$(BIN)/python -m bench.comparison --repeat 10 > .bench/comparison.md && cat .bench/comparison.md
+	$(BIN)/python -m bench.cold_start --runs 31 > .bench/cold_start.md && cat .bench/cold_start.md
+	$(BIN)/python -m bench.memory > .bench/memory.md && cat .bench/memory.md
+	$(BIN)/python -m tools.docs.performance .bench/*.md
 
 # The documentation site (mkdocs.yml): --strict fails on a broken link, anchor or page left out.
 site: ## build the docs site into site/ (mkdocs build --strict)

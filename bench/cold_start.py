@@ -35,9 +35,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.markdown import block
 from bench.throughput import ROOT, write_rule_folder
 from trailhound.authoring.bundle import write_bundle
 from trailhound.authoring.loader import load_rules
+
+BOTO3 = '`python -c "import boto3"`'
 
 LOAD_RULES = """
 import json, os, sys, time
@@ -128,20 +131,30 @@ def main() -> int:
         env["RULES_BUNDLES"] = str(bundle)
         packs = [str(ROOT / "rules"), str(args.sigma)]
         thousand = f"{len(paths):,}"
-        from_bundle = f"handler + {thousand} rules, bundle"
+        from_bundle = (
+            f"import the handler, load {thousand} rules from a rule bundle (as the Lambda does)"
+        )
         commands = {
-            "python -c pass": [python, "-c", "import os; os._exit(0)"],
-            'python -c "import boto3"': [python, "-c", "import os, boto3; os._exit(0)"],
-            f"handler + the shipped packs ({len(real)}), files": [
+            "`python -c pass`": [python, "-c", "import os; os._exit(0)"],
+            BOTO3: [python, "-c", "import os, boto3; os._exit(0)"],
+            "import the handler, load the rule pack and the SigmaHQ pack from their files "
+            f"({len(real)} rules)": [
                 python,
                 "-c",
                 LOAD_RULES,
                 "-",
                 *packs,
             ],
-            f"handler + {thousand} rules, files": [python, "-c", LOAD_RULES, "-", str(folder)],
+            f"import the handler, load {thousand} rules from their files": [
+                python,
+                "-c",
+                LOAD_RULES,
+                "-",
+                str(folder),
+            ],
             from_bundle: [python, "-c", LOAD_RULES, str(bundle), str(folder)],
-            "  + settings, SNS and DynamoDB clients": [python, "-c", WHOLE_COLD_START],
+            "the same, then the settings and the SNS and DynamoDB clients (the whole "
+            "`runtime_for`)": [python, "-c", WHOLE_COLD_START],
         }
         times: dict[str, list[float]] = {label: [] for label in commands}
         inside: dict[str, list[dict[str, float]]] = {label: [] for label in commands}
@@ -157,11 +170,11 @@ def main() -> int:
         imports = import_time_by_package(commands[from_bundle], env)
 
     median = {label: statistics.median(values) for label, values in times.items()}
-    boto3 = median['python -c "import boto3"']
+    boto3 = median[BOTO3]
     print(f"median of {args.runs} fresh interpreters each; Python {sys.version.split()[0]}\n")
-    print(f"{'command':<42}{'median s':>10}{'min s':>8}{'x boto3':>9}")
-    for label, values in times.items():
-        print(f"{label:<42}{median[label]:>10.3f}{min(values):>8.3f}{median[label] / boto3:>9.2f}")
+    rows = [[label, f"{median[label]:.3f}", f"{median[label] / boto3:.2f}"] for label in times]
+    intro = f"Median of {args.runs} runs:"
+    print(block("cold-start", ["command", "seconds", "× `import boto3`"], rows, intro=intro))
     print("\ninside the trailhound children (median):")
     for label, children in inside.items():
         if children:

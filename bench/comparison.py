@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from bench.markdown import block
 from bench.pysigma_evaluator import PySigmaEvaluator
 from bench.throughput import ROOT, corpus_records
 from trailhound.authoring.loader import load_rules
@@ -161,33 +162,38 @@ def main() -> int:
         results[f"pysigma-backend-duckdb (DuckDB {report['duckdb']})"] = (seconds, found)
 
     mine = results["trailhound"][0]
-    print(f"{'evaluator':<44}{'events/s':>11}{'us/event':>10}{'trailhound x':>14}{'matches':>9}")
+    matching = best_matching_only(
+        {"trailhound": ruleset.match, "walk": evaluator.match}, records, args.repeat
+    )
+    ours = matching["trailhound"]
+    alone = {"trailhound": ours, "pySigma tree walk": matching["walk"]}
+    if duck is not None:
+        passes, loading = duck[2]["passes"], duck[2]["loading"]
+        best = passes.index(min(passes))
+        alone[list(results)[-1]] = (passes[best] - loading[best]) / len(records) * 1e6
+    rows = []
     for label, (seconds, found) in results.items():
-        rate = len(records) / seconds
-        print(
-            f"{label:<44}{rate:>11,.0f}{seconds / len(records) * 1e6:>10.1f}"
-            f"{seconds / mine:>14.1f}{len(found):>9}"
+        match = alone.get(label)
+        faster = "" if label == "trailhound" else f"{seconds / mine:.1f}× faster"
+        rows.append(
+            [
+                label + (" (the query)" if "duckdb" in label and match is not None else ""),
+                f"{len(records) / seconds:,.0f}",
+                f"{seconds / len(records) * 1e6:.1f}",
+                faster,
+                "" if match is None else f"{match:.1f}",
+                "" if label == "trailhound" or match is None else f"{match / ours:.0f}× faster",
+                f"{len(found):,}",
+            ]
         )
+    header = ["evaluator", "events/s", "µs/event", "trailhound is"]
+    print(
+        block("comparison", [*header, "matching alone, µs/event", "trailhound is", "matches"], rows)
+    )
     if duck is None:
         print("pysigma-backend-duckdb: skipped, no .venv-bench (make install-bench)")
     elif duck[2]["unconverted"]:
         print(f"rules the DuckDB backend could not convert: {duck[2]['unconverted']}")
-
-    matching = best_matching_only(
-        {"trailhound": ruleset.match, "walk": evaluator.match}, records, args.repeat
-    )
-    ours, theirs = matching["trailhound"], matching["walk"]
-    print(
-        f"\nmatching only (events already parsed, or in DuckDB's table), us/event: "
-        f"trailhound {ours:.2f}, pySigma tree walk {theirs:.1f} ({theirs / ours:.0f}x)",
-        end="",
-    )
-    if duck is not None:
-        passes, loading = duck[2]["passes"], duck[2]["loading"]
-        best = passes.index(min(passes))
-        query = (passes[best] - loading[best]) / len(records) * 1e6
-        print(f", DuckDB query {query:.1f} ({query / ours:.0f}x)", end="")
-    print()
 
     print("\ndisagreements (eventID, rule) against trailhound:")
     reference = results["trailhound"][1]

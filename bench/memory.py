@@ -39,6 +39,7 @@ from typing import Any
 
 from tests.support.payloads import encode_subscription
 
+from bench.markdown import block
 from bench.throughput import ROOT, corpus_records
 from trailhound.authoring.loader import load_rules
 from trailhound.engine.ruleset import RuleSet
@@ -52,7 +53,7 @@ ONE_VCPU_MB = 1769
 ARM_GB_SECOND = 0.0000133334
 REQUEST = 0.20 / 1_000_000
 LOGS_INGESTED_GB = 0.50
-BATCH_SIZES = (1, 100)
+BATCH_SIZES = (100, 1)
 ALERTS_PER_MILLION = 1000
 
 CHILD = """
@@ -206,16 +207,21 @@ def main() -> int:
             rows.append((limit, count, raw, result))
 
     print(f"Python {sys.version.split()[0]}; rules: rules/ and packs/sigmahq\n")
-    print(
-        f"{'invocation event':>17}{'events':>8}{'log events':>12}{'alerts':>8}"
-        f"{'RSS cold':>10}{'RSS peak':>10}{'traced':>9}"
-    )
-    for limit, count, raw, result in rows:
-        print(
-            f"{limit / 1024:>14,.0f} KB{count:>8,}{raw / MEGABYTE:>9.1f} MB{result['alerts']:>8,}"
-            f"{result['cold_kb'] / 1024:>7.0f} MB{result['peak_kb'] / 1024:>7.0f} MB"
-            f"{result['traced'] / MEGABYTE:>6.0f} MB"
-        )
+    table = [
+        [
+            f"{limit / 1024:,.0f} KB",
+            f"{count:,}",
+            f"{raw / MEGABYTE:.1f} MB",
+            f"{result['alerts']:,}",
+            f"{result['cold_kb'] / 1024:.0f} MB",
+            f"{result['peak_kb'] / 1024:.0f} MB",
+            f"{result['traced'] / MEGABYTE:.0f} MB",
+        ]
+        for limit, count, raw, result in rows
+    ]
+    header = ["invocation event", "events", "CloudTrail JSON", "alerts"]
+    header += ["resident after cold start", "peak resident", "peak Python heap during the payload"]
+    print(block("memory", header, table))
 
     largest = rows[-1][3]
     per_event = largest["matching"] / largest["events"]
@@ -230,8 +236,9 @@ def main() -> int:
     )
     print(
         f"\na million CloudTrail events of {average:,.0f} bytes on average, "
-        f"{ALERTS_PER_MILLION:,} of them alerting, arm64 at {memory_mb} MB:"
+        f"{ALERTS_PER_MILLION:,} of them alerting, arm64 at {memory_mb} MB:\n"
     )
+    costs = []
     for batch in BATCH_SIZES:
         invocations = 1_000_000 / batch
         alerts = ALERTS_PER_MILLION / invocations
@@ -239,12 +246,28 @@ def main() -> int:
         billed_ms = math.ceil(seconds * 1e3)
         gb_seconds = invocations * billed_ms / 1e3 * memory_mb / 1024
         cost = gb_seconds * ARM_GB_SECOND + invocations * REQUEST
-        print(
-            f"  {batch:>3} events per invocation: {invocations:>9,.0f} invocations of "
-            f"{billed_ms:.0f} ms billed, {gb_seconds:,.0f} GB-s: ${cost:.3f}"
+        each = "event" if batch == 1 else "events"
+        costs.append(
+            [
+                f"Lambda, {batch} {each} per invocation",
+                f"{invocations:,.0f}",
+                f"{billed_ms:.0f} ms",
+                f"{gb_seconds:,.0f}",
+                f"${cost:.3f}",
+            ]
         )
     ingested = 1_000_000 * average / 1e9 * LOGS_INGESTED_GB
-    print(f"  CloudWatch Logs ingestion of the same events: ${ingested:.2f}")
+    costs.append(
+        [
+            "CloudWatch Logs ingestion of the same events "
+            f"({average:,.0f} bytes on average in the corpus)",
+            "",
+            "",
+            "",
+            f"${ingested:.2f}",
+        ]
+    )
+    print(block("cost", ["", "invocations", "billed each", "GB-seconds", "cost"], costs))
     return 0
 
 

@@ -2,11 +2,10 @@
 
 For every event and every rule it walks the rule's condition tree (pySigma's `parsed_condition`)
 and evaluates each leaf against the event directly, with the matching rules trailhound documents
-(README, "How values match"): strings case-insensitive with `*` and `?` wildcards, numbers and
-booleans matched as CloudTrail writes them, `null` for absent or JSON null, dotted paths that fan
-out over lists. No index, no compilation: the only thing kept between events is each wildcard
-pattern's compiled regular expression, as any sane implementation would.
-"""
+(docs/rules.md, "How values match"): strings case-insensitive with `*` and `?` wildcards,
+numbers and booleans matched as CloudTrail writes them, `null` for absent or JSON null, dotted
+paths that fan out over lists. No index, no compilation: the only thing kept between events is
+each wildcard pattern's compiled regular expression, as any sane implementation would."""
 
 from __future__ import annotations
 

@@ -48,6 +48,7 @@ from typing import Any
 import yaml
 from tests.support.payloads import encode_subscription
 
+from bench.markdown import block
 from trailhound.authoring.catalogue import load_catalogue
 from trailhound.authoring.loader import load_rules
 from trailhound.authoring.rulefile import AuthoredRule
@@ -60,6 +61,8 @@ from trailhound.pipeline.subscription import decode_subscription
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS_PER_PAYLOAD = 100
+# The markdown blocks of the two series, as docs/performance.md names them.
+BLOCKS = ("throughput-variants", "throughput-pack-grows")
 RULE_COUNTS = (10, 100, 1000)
 # API calls named so read and change nothing. Detections watch calls that change something
 # (DeleteTrail, PutBucketPolicy); a rule on every DescribeRouteTables would page all day.
@@ -281,27 +284,30 @@ def main() -> int:
         args.repeat,
     )
     floor = rates["floor"]
-    for series, by_count in sets.items():
-        print(f"\n{series}:")
-        print(
-            f"{'path':<30}{'events/s':>10}{'us/event':>10}{'x floor':>9}"
-            f"{'match us':>10}{'tried':>7}{'unindexed':>11}{'alerts':>8}"
-        )
-        print(f"{'floor: gzip+base64+json':<30}{floor:>10,.0f}{1e6 / floor:>10.1f}{1.0:>9.2f}")
+    for (series, by_count), name in zip(sets.items(), BLOCKS, strict=True):
         per_event: dict[int, float] = {}
         per_match: dict[int, float] = {}
+        rows = [["floor: gzip + base64 + `json.loads`", f"{floor:,.0f}", f"{1e6 / floor:.1f}"]]
+        rows[0] += ["1.00", "", "", ""]
         for count, ruleset in by_count.items():
             rate = rates[f"{series}/{count}"]
             per_event[count] = 1e6 / rate
             per_match[count] = matching[f"{series}/{count}"]
             alerts = sum(len(ruleset.match(record).matched) for record in records_only)
             tried = sum(len(ruleset.candidates(record)) for record in records_only)
-            label = f"trailhound, {count:,} rules"
-            print(
-                f"{label:<30}{rate:>10,.0f}{1e6 / rate:>10.1f}{rate / floor:>9.2f}"
-                f"{per_match[count]:>10.2f}{tried / len(records_only):>7.2f}"
-                f"{len(ruleset.unindexed):>11}{alerts:>8}"
+            rows.append(
+                [
+                    f"trailhound, {count:,} rules",
+                    f"{rate:,.0f}",
+                    f"{1e6 / rate:.1f}",
+                    f"{rate / floor:.2f}",
+                    f"{per_match[count]:.2f}",
+                    f"{tried / len(records_only):.2f}",
+                    f"{alerts:,}",
+                ]
             )
+        header = [series, "events/s", "µs/event", "× floor", "matching alone, µs/event"]
+        print("\n" + block(name, [*header, "rules tried", "alerts"], rows))
         low, high = args.rule_counts[0], args.rule_counts[-1]
         print(
             f"per-event cost, {high:,} vs {low} rules: {per_event[high] / per_event[low]:.2f}x "

@@ -69,12 +69,12 @@ def test_cold_start_times_fresh_interpreters() -> None:
         f"--sigma={REPO / 'packs' / 'sigmahq'}",
     )
     assert 'python -c "import boto3"' in output
-    assert "handler + 200 rules" in output
+    assert "load 200 rules from a rule bundle" in output
 
 
 def test_memory_measures_a_payload_and_prices_a_million_events(corpus: Path) -> None:
     output = bench("memory.py", f"--corpus={corpus}", "--limit=20000")
-    assert "RSS peak" in output
+    assert "peak resident" in output
     assert "CloudWatch Logs ingestion" in output
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tools.docs import architecture, settings
+import re
+
+from tools.docs import architecture, performance, settings
+
+from tests.support.corpus import REPO
 
 
 def test_the_settings_page_lists_every_setting_as_the_model_and_template_say() -> None:
@@ -25,3 +29,25 @@ def test_the_modules_page_names_every_module_with_its_docstring() -> None:
             dotted = ".".join(path.relative_to(architecture.PACKAGE.parent).with_suffix("").parts)
             assert f"- `{dotted}`: " in page
             assert architecture.docstring(path), f"{dotted} has no docstring"
+
+
+def test_the_benchmarks_tables_replace_theirs_on_the_performance_page() -> None:
+    page = (
+        "intro\n<!-- bench:a -->\nold a\n<!-- /bench:a -->\n"
+        "middle\n<!-- bench:b -->\nold b\n<!-- /bench:b -->\n"
+    )
+    printed = "noise\n<!-- bench:b -->\n| new b |\n<!-- /bench:b -->\nmore noise\n"
+    text, replaced, unplaced = performance.updated(page, performance.blocks(printed))
+    assert text == page.replace("old b", "| new b |")
+    assert (replaced, unplaced) == (["b"], [])
+    _, _, unplaced = performance.updated(page, {"c": "<!-- bench:c -->\n<!-- /bench:c -->"})
+    assert unplaced == ["c"]
+
+
+def test_every_table_on_the_performance_page_is_one_a_benchmark_prints() -> None:
+    printed = set()
+    for path in (REPO / "bench").glob("*.py"):
+        printed.update(re.findall(r'block\(\s*"([a-z0-9-]+)"', path.read_text(encoding="utf-8")))
+    throughput = (REPO / "bench" / "throughput.py").read_text(encoding="utf-8")
+    printed.update(re.findall(r'"(throughput-[a-z-]+)"', throughput))
+    assert set(performance.blocks(performance.PAGE.read_text(encoding="utf-8"))) <= printed

@@ -1,6 +1,6 @@
 """Regenerate the files in events/ that are built from the sample CloudTrail events.
 
-Run `.venv/bin/python events/build.py` after adding or editing a file in events/cloudtrail/, and
+Run `.venv/bin/python -m tools.build.sample_events` after adding or editing a file in events/cloudtrail/, and
 commit the result; `--check` only reports stale files and exits 1 if there are any.
 
 `subscription/corpus-batch.json` is built from real records of the corpus in
