@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
 from typing import Any
 
 REDACTED = "REDACTED"
@@ -28,42 +29,44 @@ _SECRETS = re.compile(
             # A private key block; without its end (cut off, mangled), all that follows it.
             r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----|.*)",
             # Authorization headers and bearer tokens, whatever the scheme.
-            r"(?i:authorization)\s*[:=]\s*\S+(?:\s+\S+)?",
-            r"(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}",
-            # key=value pairs whose key names a secret (password=..., aws_secret_access_key=...,
-            # "token": "..."). The name stays, so the reader sees what was there:
-            # "password=REDACTED". A name starts a word: in an ARN (arn:aws:secretsmanager:...)
-            # or a path it does not.
-            r"(?P<name>(?<![A-Za-z0-9_.:-])[A-Za-z_.-]*?(?i:passw(?:or)?d|secret|token|api.?key)"
-            r"[A-Za-z_]*['\"]?\s*[:=]\s*['\"]?)[^\s'\",;&]+",
+            r"(?i:authorization)\s*+[:=]\s*+\S++(?:\s++\S++)?",
+            r"(?i:bearer)\s++[A-Za-z0-9._~+/=-]{8,}+",
             # A password in a URL: scheme://user:password@host.
-            r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)",
+            r"(?<=://)[^/\s:@]++:[^/\s@]++(?=@)",
             # STS session tokens (IQoJb3JpZ2lu..., FwoGZXIvYXdz...) and other long base64 runs.
-            r"(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz)[A-Za-z0-9/+=]{20,}",
+            r"(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz)[A-Za-z0-9/+=]{20,}+",
             # An AWS secret access key: 40 characters of base64 standing alone.
             r"(?P<key>(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=]))",
         )
     ),
     re.DOTALL,
 )
+# Every quantifier above is possessive or bounded, or scans text that the match then takes, so
+# a search costs time in proportion to the text, however an attacker repeats its words.
+
+# key=value pairs whose key names a secret (password=..., aws_secret_access_key=...,
+# "token": "..."). The name stays, so the reader sees what was there: "password=REDACTED". A
+# name is a whole run of name characters that starts a word (in an ARN, arn:aws:secretsmanager:
+# ..., or a path it does not), or two runs joined by any one character between "api" and "key"
+# ("api key: ..."). The pattern finds each run that a separator follows, reading every run once,
+# and `_secret_name` judges it.
+_NAME_SEPARATOR = re.compile(
+    r"(?<![A-Za-z_.-])(?P<name>[A-Za-z_.-]++)(?P<quote>['\"]?)\s*+[:=]\s*+['\"]?"
+)
+_VALUE = re.compile(r"[^\s'\",;&]+")
+# A secret's word, in the part of a name after its last "." or "-": what follows the word up to
+# the separator holds only letters and underscores.
+_SECRET_WORD = re.compile(r"passw(?:or)?d|secret|token|api.?key")
+_NAME_WORDS = ("passw", "secret", "token", "api")
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_.-")
+# A name does not start a word after these, nor after a name character.
+_NOT_BEFORE_NAME = frozenset("0123456789:")
 _MAX_DEPTH = 64
 # Cheap tests that every match of `_SECRETS` passes (false alarms only cost the full search).
 # In lower case, words a pattern needs as they are:
 _MARKERS = ("-----begin", "bearer", "iqojb3jpz2lu", "fwogzxivyxdz", "fqogzxivyxdz")
-# ... and words that need a name's tail and then ":" or "=" after them (api.?key: "api", then
-# up to one character and "key"), with whether the name must start a word, as the key=value
-# pattern requires.
-_NAME_TAIL = re.compile(r"[a-z_]*['\"]?\s*[:=]")
-_NAME_WORDS = (
-    ("passw", _NAME_TAIL, True),
-    ("secret", _NAME_TAIL, True),
-    ("token", _NAME_TAIL, True),
-    ("api", re.compile(r".?key[a-z_]*['\"]?\s*[:=]", re.DOTALL), True),
-    ("authorization", re.compile(r"\s*[:=]"), False),
-)
-_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_.-")
-_NOT_BEFORE_NAME = frozenset("0123456789:")
-_URL_PASSWORD = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
+_AUTHORIZATION = re.compile(r"authorization\s*+[:=]")
+_URL_PASSWORD = re.compile(r"://[^/\s:@]++:[^/\s@]++@")
 # A secret key's characters made "x", "=" kept, all others " ": the key pattern's match, 40 of
 # them with neither more nor "=" on either side, is one substring test of the padded shape,
 # many times faster than a regular expression trying every start.
@@ -125,28 +128,15 @@ def _may_hold_secret(text: str, *, in_json: bool) -> bool:
     for marker in _MARKERS:
         if marker in lowered:
             return True
-    for word, tail, starts_a_word in _NAME_WORDS:
-        start = lowered.find(word)
-        while start != -1:
-            end = start + len(word)
-            found = tail.match(lowered, end)
-            if (
-                found is not None
-                and not (in_json and '"' in found.group())
-                and (not starts_a_word or _starts_a_name(lowered, start))
-            ):
-                return True
-            start = lowered.find(word, end)
+    if "authorization" in lowered and _AUTHORIZATION.search(lowered) is not None:
+        return True
     if _URL_PASSWORD.search(text) is not None:
         return True
-    return _KEY_RUN in b" " + text.encode().translate(_KEY_SHAPES) + b" "
-
-
-def _starts_a_name(lowered: str, start: int) -> bool:
-    """Whether the name around `start` begins a word, as the key=value pattern requires."""
-    while start and lowered[start - 1] in _NAME_CHARS:
-        start -= 1
-    return not start or lowered[start - 1] not in _NOT_BEFORE_NAME
+    if _KEY_RUN in b" " + text.encode().translate(_KEY_SHAPES) + b" ":
+        return True
+    if not any(word in lowered for word in _NAME_WORDS):
+        return False
+    return next(_named_values(text, skip_json_keys=in_json), None) is not None
 
 
 def may_hold_secret_in_json(encoded: str) -> bool:
@@ -162,13 +152,20 @@ def _may_hold_secret_in_json(encoded: str) -> bool:
         return True
     lowered = encoded.lower()
     for word in _KEY_WORDS:
+        # The string around each occurrence ends at the next '"'; occurrences in one string
+        # share it, and are judged once, so a string of repeated words is read once.
+        judged = -1
         start = lowered.find(word)
         while start != -1:
-            end = lowered.find('"', start)
-            if lowered.startswith('":', end):  # The word is in a key.
-                key = lowered[lowered.rfind('"', 0, start) + 1 : end]
-                if not _NAMES_A_SECRET.search(key):
-                    return True
+            end = judged if start < judged else lowered.find('"', start)
+            if end != judged:
+                judged = end
+                if lowered.startswith('":', end):  # The word is in a key.
+                    key = lowered[lowered.rfind('"', 0, start) + 1 : end]
+                    if not _NAMES_A_SECRET.search(key):
+                        return True
+            if end == -1:
+                break
             start = lowered.find(word, start + len(word))
     # A value cannot hold a bare '"' here, so a name followed by '":' is a key, judged above.
     return _may_hold_secret(encoded, in_json=True)
@@ -178,7 +175,18 @@ def redact_text(text: str) -> str:
     """The text with anything shaped like a credential replaced."""
     if len(text) < 8 or not may_hold_secret(text):
         return text
-    return _SECRETS.sub(_replacement, text)
+    return _redacted(text)
+
+
+def _redacted(text: str) -> str:
+    """`redact_text` without the cheap test first."""
+    text = _SECRETS.sub(_replacement, text)
+    pieces = []
+    done = 0
+    for start, end in _named_values(text):
+        pieces += [text[done:start], REDACTED]
+        done = end
+    return "".join(pieces) + text[done:] if pieces else text
 
 
 def redact(value: Any, depth: int = 0) -> Any:
@@ -204,10 +212,50 @@ def redact(value: Any, depth: int = 0) -> Any:
     return value
 
 
+def _named_values(text: str, *, skip_json_keys: bool = False) -> Iterator[tuple[int, int]]:
+    """Where the values of secret-named pairs are (start, end), left to right, not overlapping.
+
+    `skip_json_keys`: a name in quotes before its separator is a JSON key, judged by `redact`.
+    """
+    position = 0
+    while (found := _NAME_SEPARATOR.search(text, position)) is not None:
+        position = found.end()
+        if skip_json_keys and found.group("quote") == '"':
+            continue
+        if not _secret_name(text, found.start(), found.group("name")):
+            continue
+        value = _VALUE.match(text, position)
+        if value is not None:
+            yield position, value.end()
+            position = value.end()
+
+
+def _secret_name(text: str, start: int, run: str) -> bool:
+    """Whether the run of name characters at `start`, which a separator follows, ends a name
+    that names a secret."""
+    lowered = run.lower()
+    last = max(lowered.rfind("."), lowered.rfind("-"))
+    tail = lowered[last + 1 :]  # What follows the word holds no "." or "-".
+    if not start or text[start - 1] not in _NOT_BEFORE_NAME:
+        if _SECRET_WORD.search(tail) is not None:
+            return True
+        # "api.key", "api-key": the word spans the last "." or "-".
+        if last >= 3 and lowered[last - 3 : last] == "api" and tail.startswith("key"):
+            return True
+    # "api key", "api:key": a run ending in "api" that starts a word, any one character, then
+    # this run, which starts with "key".
+    if last >= 0 or not lowered.startswith("key") or start < 4:
+        return False
+    if text[start - 4 : start - 1].lower() != "api":
+        return False
+    first = start - 4
+    while first and text[first - 1] in _NAME_CHARS:
+        first -= 1
+    return not first or text[first - 1] not in _NOT_BEFORE_NAME
+
+
 def _replacement(match: re.Match[str]) -> str:
     found = match.group(0)
-    if match.lastgroup == "name":
-        return match.group("name") + REDACTED
     # Forty characters are a secret key only if random: a hex digest (sha1) or a word is not.
     if match.lastgroup == "key" and not (
         any(char.isdigit() for char in found)
