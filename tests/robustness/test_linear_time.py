@@ -133,7 +133,7 @@ def best_time(work: Callable[[], object], repeat: int = 5) -> float:
 
 
 def growth(make: Callable[[int], list[Any]], run: Callable[[Any], object]) -> float:
-    """Time of one input of TIMES × SHORT characters over TIMES inputs of SHORT characters."""
+    """Time of one input of TIMES x SHORT characters over TIMES inputs of SHORT characters."""
     short, long = make(SHORT), make(SHORT * TIMES)[:1]
     assert len(short) == TIMES
     run(short[0])  # Builds what is built once (rule predicates, pydantic's validators).
@@ -158,7 +158,7 @@ def test_an_event_costs_in_proportion_to_its_attacker_written_values(
         return [record_with(path, repeated(unit, size)) for _ in range(TIMES)]
 
     ratio = growth(make, lambda record: per_event(copy.deepcopy(record)))
-    assert ratio < LIMIT, f"{TIMES}× longer {unit!r} in {path} costs {ratio:.1f}× as much"
+    assert ratio < LIMIT, f"{TIMES}x longer {unit!r} in {path} costs {ratio:.1f}x as much"
 
 
 @pytest.mark.parametrize("unit", UNITS)
@@ -168,9 +168,9 @@ def test_redaction_of_text_and_of_parameter_keys_is_linear(unit: str) -> None:
 
     for run in (redact_text, _redacted, may_hold_secret):
         ratio = growth(texts, run)
-        assert ratio < LIMIT, f"{run.__name__} of {unit!r}: {ratio:.1f}×"
+        assert ratio < LIMIT, f"{run.__name__} of {unit!r}: {ratio:.1f}x"
     ratio = growth(texts, lambda text: redact({text: text, "k": {text: [text]}}))
-    assert ratio < LIMIT, f"redact of {unit!r} keys: {ratio:.1f}×"
+    assert ratio < LIMIT, f"redact of {unit!r} keys: {ratio:.1f}x"
 
 
 def test_the_growth_check_catches_quadratic_work() -> None:
