@@ -124,8 +124,7 @@ def test_chat_subscribers_get_the_chatbot_custom_notification(
     published = alert_stack.published()
     assert len(published) == len(expected)
     for message in published:
-        assert set(message) == {"default", "email", "https"}
-        assert message["default"] == message["email"]
+        assert set(message) == {"default", "https"}
         chat = json.loads(message["https"])
         context = chat["metadata"]["additionalContext"]
         alert = expected[(context["rule_id"], context["event_id"])]

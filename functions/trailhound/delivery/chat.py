@@ -7,13 +7,14 @@ links replaced by look-alikes, so an event can neither ping a channel nor forge 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from typing import Any
 
 from trailhound.alerts.model import Alert
 from trailhound.delivery.email import render_subject
-from trailhound.delivery.summary import UNKNOWN, labelled_facts, safe_block, safe_line
+from trailhound.delivery.summary import UNKNOWN, Facts, labelled_facts, safe_block, safe_line
 from trailhound.text import cut
 
 CHAT_TITLE_MAX_CHARS = 250
@@ -48,11 +49,19 @@ _CONSOLE_URL = re.compile(
 )
 
 
-def render_chat(alert: Alert) -> dict[str, Any]:
+def render_chat(
+    alert: Alert, facts: Facts | None = None, subject: str | None = None
+) -> dict[str, Any]:
     """The AWS Chatbot custom notification, which Slack, Teams and Chime render natively.
 
     Repeats of one rule by one principal share `threadId`, so they collect in one thread.
+    `facts` and `subject` are the alert's `labelled_facts` and `render_subject`, for a caller
+    that has them already.
     """
+    if facts is None:
+        facts = labelled_facts(alert)
+    if subject is None:
+        subject = render_subject(alert)
     who = alert.who
     principal = who.arn or who.principal_id or who.user_name or UNKNOWN
     thread = hashlib.sha256(f"{alert.rule_id}\n{principal}".encode()).hexdigest()[:32]
@@ -63,15 +72,13 @@ def render_chat(alert: Alert) -> dict[str, Any]:
         "content": {
             "textType": "client-markdown",
             "title": cut(_chat_text(alert.title), CHAT_TITLE_MAX_CHARS),
-            "description": _chat_description(alert),
-            "nextSteps": _chat_steps(alert.runbook),
-            "keywords": _chat_list(
-                (alert.severity.value.upper(), alert.rule_id, *alert.tags), CHAT_KEYWORDS_MAX
-            ),
+            "description": _chat_description(alert, facts),
+            "nextSteps": list(_chat_steps(alert.runbook)),
+            "keywords": list(_keywords(alert.severity.value, alert.rule_id, tuple(alert.tags))),
         },
         "metadata": {
             "threadId": f"trailhound-{thread}",
-            "summary": _chat_text(render_subject(alert)),
+            "summary": _chat_text(subject),
             "eventType": CHAT_EVENT_TYPE,
             "relatedResources": _chat_list((who.arn, *alert.what.resources), CHAT_RESOURCES_MAX),
             "additionalContext": _chat_context(alert),
@@ -79,14 +86,14 @@ def render_chat(alert: Alert) -> dict[str, Any]:
     }
 
 
-def _chat_description(alert: Alert) -> str:
+def _chat_description(alert: Alert, facts: Facts) -> str:
     """The facts as `*Label:* value` lines, values in code spans, then the rule's description."""
     lines = [f"*Severity:* {alert.severity.value.upper()}"]
-    for label, value in labelled_facts(alert):
+    for label, value in facts:
         if label == "Console" and _CONSOLE_URL.fullmatch(value):
             lines.append(f"<{value}|Open the event in the CloudTrail console>")
-        else:
-            lines.append(f"*{label}:* `{cut(_chat_code(value), CHAT_VALUE_MAX_CHARS)}`")
+        else:  # Each fact is a safe line already.
+            lines.append(f"*{label}:* `{cut(_code_span(value), CHAT_VALUE_MAX_CHARS)}`")
     lines.append(f"*Rule:* `{_chat_code(alert.rule_id)}`")
     description = _paragraphs(alert.description, keep_markers=True)
     if description:
@@ -94,13 +101,24 @@ def _chat_description(alert: Alert) -> str:
     return cut("\n".join(lines), CHAT_DESCRIPTION_MAX_CHARS)
 
 
-def _chat_steps(runbook: str | None) -> list[str]:
+# Rule texts (descriptions, runbooks, ids and tags) are rendered once per rule, not per alert.
+_RULE_TEXTS = 512
+
+
+@functools.lru_cache(maxsize=_RULE_TEXTS)
+def _chat_steps(runbook: str | None) -> tuple[str, ...]:
     """The runbook's list items (or paragraphs) as separate steps, without their markers."""
     steps = _paragraphs(runbook or "", keep_markers=False)
-    return [cut(step, CHAT_STEP_MAX_CHARS) for step in steps[:CHAT_STEPS_MAX]]
+    return tuple(cut(step, CHAT_STEP_MAX_CHARS) for step in steps[:CHAT_STEPS_MAX])
 
 
-def _paragraphs(text: str, *, keep_markers: bool) -> list[str]:
+@functools.lru_cache(maxsize=_RULE_TEXTS)
+def _keywords(severity: str, rule_id: str, tags: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_chat_list((severity.upper(), rule_id, *tags), CHAT_KEYWORDS_MAX))
+
+
+@functools.lru_cache(maxsize=_RULE_TEXTS)
+def _paragraphs(text: str, *, keep_markers: bool) -> tuple[str, ...]:
     """Top-level list items and paragraphs, each unwrapped onto one line.
 
     Rule texts are wrapped for the YAML file; chat wraps text itself, and a hard break in the
@@ -118,7 +136,7 @@ def _paragraphs(text: str, *, keep_markers: bool) -> list[str]:
         else:
             items[-1] += " " + line.strip()
         new_item = False
-    return items
+    return tuple(items)
 
 
 def _chat_list(values: tuple[str | None, ...], limit: int) -> list[str]:
@@ -147,7 +165,12 @@ def _chat_context(alert: Alert) -> dict[str, str]:
 
 def _chat_code(text: str | None) -> str:
     """A value for a chat code span: one line that cannot end the span or start a mention."""
-    return _MENTION.sub("\uff20", safe_line(text).translate(_CHAT_CODE))
+    return _code_span(safe_line(text))
+
+
+def _code_span(line: str) -> str:
+    """`_chat_code` of a value that is a safe line already."""
+    return _MENTION.sub("\uff20", line.translate(_CHAT_CODE))
 
 
 def _chat_text(text: str | None) -> str:

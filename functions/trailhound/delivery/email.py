@@ -8,7 +8,7 @@ import orjson
 
 from trailhound.alerts.model import Alert
 from trailhound.alerts.redaction import redact
-from trailhound.delivery.summary import labelled_facts, safe_block, safe_line
+from trailhound.delivery.summary import Facts, labelled_facts, safe_block, safe_line
 from trailhound.text import cut, without_controls
 
 SUBJECT_MAX_CHARS = 99
@@ -20,10 +20,14 @@ _ASCII_PUNCTUATION = str.maketrans(
 )
 
 
-def render_text(alert: Alert) -> str:
-    """The email body: title, severity, a labelled line per known fact, runbook, event excerpt."""
+def render_text(alert: Alert, facts: Facts | None = None) -> str:
+    """The email body: title, severity, a labelled line per known fact, runbook, event excerpt.
+
+    `facts` are the alert's `labelled_facts`, for a caller that has them already.
+    """
     lines = [safe_line(alert.title), f"Severity: {alert.severity.value.upper()}"]
-    lines += [f"{label}: {value}" for label, value in labelled_facts(alert)]
+    facts = labelled_facts(alert) if facts is None else facts
+    lines += [f"{label}: {value}" for label, value in facts]
     if alert.runbook and alert.runbook.strip():
         lines += ["", "Runbook:", safe_block(alert.runbook)]
     excerpt = render_excerpt(alert)

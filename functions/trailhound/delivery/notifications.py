@@ -1,7 +1,8 @@
 """One alert as one SNS message: the e-mail text, the Chatbot JSON, a subject and attributes.
 
 Pure: this builds what `publisher.SnsPublisher` sends. `MessageStructure="json"` lets one publish
-give e-mail subscribers plain text and HTTPS subscribers (AWS Chatbot) their JSON; the message
+give e-mail subscribers plain text (the "default" key) and HTTPS subscribers (AWS Chatbot) their
+JSON (the "https" key); the message
 attributes let subscription filter policies route alerts, e.g. only high and critical to a pager.
 """
 
@@ -16,7 +17,7 @@ import orjson
 from trailhound.alerts.model import Alert
 from trailhound.delivery.chat import render_chat
 from trailhound.delivery.email import render_subject, render_text
-from trailhound.delivery.summary import safe_line
+from trailhound.delivery.summary import labelled_facts, safe_line
 from trailhound.text import ELLIPSIS, cut
 
 if TYPE_CHECKING:
@@ -98,11 +99,13 @@ def message_attributes(alert: Alert) -> dict[str, MessageAttributeValueTypeDef]:
 
 
 def _notification(alert: Alert, *, shortened: bool) -> Notification:
-    text = render_text(alert)
-    message = orjson.dumps(
-        {"default": text, "email": text, "https": orjson.dumps(render_chat(alert)).decode()}
-    ).decode()
+    facts = labelled_facts(alert)
     subject = render_subject(alert)
+    text = render_text(alert, facts)
+    chat = orjson.dumps(render_chat(alert, facts, subject)).decode()
+    # E-mail (and SQS, and any protocol without a key of its own) takes "default": the same
+    # text under "email" would only add to what every PublishBatch call encodes and signs.
+    message = orjson.dumps({"default": text, "https": chat}).decode()
     attributes = message_attributes(alert)
     size = len(message.encode()) + len(subject.encode())
     for name, attribute in attributes.items():

@@ -11,6 +11,7 @@ botocore is imported only when a batch is published, so `trailhound replay` runs
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +37,18 @@ ENTRY_ATTEMPTS = 3
 CLAIM_MILLIS = 5 * 60 * 1000
 """How long a claim on an alert holds when the caller has no Lambda deadline to give."""
 
+CLAIMS_PER_ROUND = 100
+"""Alerts claimed in one ledger call, then published ten to a PublishBatch call."""
+
+RESERVE_MILLIS = 3000
+"""The least time a round of claims must leave before the invocation's deadline: enough to
+publish and record a round at Lambda's smallest CPU share, and to log what was left."""
+
+OUT_OF_TIME = "left for Lambda's retry: the invocation's time ran short before it was published"
+IN_PROGRESS_ELSEWHERE = (
+    "another invocation is publishing it; a retry will find it delivered or free"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class FailedAlert:
@@ -55,6 +68,8 @@ class DeliveryReport:
     # Published, but the ledger could not record it: a redelivery may notify again.
     unrecorded: list[FailedAlert] = field(default_factory=list)
     shortened: int = 0
+    # Of the failed: left unclaimed for Lambda's retry as the deadline came near.
+    deferred: int = 0
 
 
 class DeliveryError(TrailhoundError):
@@ -95,55 +110,79 @@ class SnsPublisher:
         """Publish each alert once; raise DeliveryError if any is left unpublished.
 
         `remaining_millis` (the Lambda context's) bounds how long a claim holds, so a claim
-        left by an invocation that timed out does not block the retry for the whole TTL.
+        left by an invocation that timed out does not block the retry for the whole TTL, and
+        the time left to publish: when the rest might not fit, it is left for Lambda's retry,
+        which finds what this invocation delivered and publishes only the rest.
         """
         report = DeliveryReport()
         seen: set[str] = set()
-        for chunk in _chunks(alerts, PUBLISH_BATCH_MAX):
-            claimed: list[Alert] = []
+        slowest = 0.0
+        chunks = _chunks(alerts, CLAIMS_PER_ROUND)
+        for chunk in chunks:
+            if remaining_millis is not None and remaining_millis() < _reserve_millis(slowest):
+                for alert in itertools.chain(chunk, *chunks):
+                    report.failed.append(FailedAlert(alert, OUT_OF_TIME))
+                    report.deferred += 1
+                break
+            started = time.monotonic()
+            fresh: list[Alert] = []
             for alert in chunk:
                 key = ledger_key(alert)
                 if key in seen:
                     report.already_delivered.append(alert)
-                elif self._claim(alert, remaining_millis, report):
-                    claimed.append(alert)
+                else:
+                    fresh.append(alert)
                 seen.add(key)
-            notifications = [build_notification(alert) for alert in claimed]
-            report.shortened += sum(notification.shortened for notification in notifications)
-            for batch in _packed(notifications):
-                self._publish_batch(batch, report)
+            claimed = self._claim(fresh, remaining_millis, report)
+            for group in _chunks(claimed, PUBLISH_BATCH_MAX):
+                notifications = [build_notification(alert) for alert in group]
+                report.shortened += sum(notification.shortened for notification in notifications)
+                for batch in _packed(notifications):
+                    self._publish_batch(batch, report)
+            slowest = max(slowest, time.monotonic() - started)
         if report.failed:
             raise DeliveryError(report)
         return report
 
     def _claim(
-        self, alert: Alert, remaining_millis: Callable[[], int] | None, report: DeliveryReport
-    ) -> bool:
-        if self.ledger is None:
-            return True
+        self,
+        alerts: list[Alert],
+        remaining_millis: Callable[[], int] | None,
+        report: DeliveryReport,
+    ) -> list[Alert]:
+        """The alerts this invocation may publish: claimed in the ledger, or all without one."""
+        if self.ledger is None or not alerts:
+            return alerts
         ledger = self.ledger
         try:
-            claim = self._with_ledger_retries(
-                lambda: ledger.claim(
-                    alert, CLAIM_MILLIS if remaining_millis is None else remaining_millis()
+            claims = self._with_ledger_retries(
+                lambda: ledger.claim_all(
+                    alerts, CLAIM_MILLIS if remaining_millis is None else remaining_millis()
                 )
             )
         except Exception as error:  # the ledger's store failing must not pass as delivered
-            report.failed.append(FailedAlert(alert, f"idempotency record: {_describe(error)}"))
-            return False
-        if claim is Claim.DELIVERED:
-            report.already_delivered.append(alert)
-        elif claim is Claim.IN_PROGRESS:
-            reason = "another invocation is publishing it; a retry will find it delivered or free"
-            report.failed.append(FailedAlert(alert, reason))
-        return claim is Claim.NEW
+            reason = f"idempotency record: {_describe(error)}"
+            report.failed += [FailedAlert(alert, reason) for alert in alerts]
+            return []
+        claimed = []
+        for alert in alerts:
+            claim = claims[ledger_key(alert)]
+            if claim is Claim.NEW:
+                claimed.append(alert)
+            elif claim is Claim.DELIVERED:
+                report.already_delivered.append(alert)
+            else:
+                report.failed.append(FailedAlert(alert, IN_PROGRESS_ELSEWHERE))
+        return claimed
 
     def _publish_batch(self, batch: list[Notification], report: DeliveryReport) -> None:
-        """One PublishBatch call, retrying the entries SNS failed that are worth retrying."""
+        """One PublishBatch call, retrying the entries SNS failed that are worth retrying; the
+        ledger records what went out and releases what did not."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         pending = {str(index): notification for index, notification in enumerate(batch)}
         failures: dict[str, str] = {}
+        delivered: list[tuple[Alert, str]] = []
         for attempt in range(self._entry_attempts):
             if attempt:
                 self._back_off(attempt)
@@ -162,7 +201,7 @@ class SnsPublisher:
             for success in response.get("Successful", []):
                 failures.pop(success["Id"], None)
                 notification = pending.pop(success["Id"])
-                self._delivered(notification.alert, success["MessageId"], report)
+                delivered.append((notification.alert, success["MessageId"]))
             for failed in response.get("Failed", []):
                 failures[failed["Id"]] = f"{failed['Code']}: {failed.get('Message', '')}"
                 notification = pending.pop(failed["Id"])
@@ -175,19 +214,23 @@ class SnsPublisher:
             pending = retry
             if not pending:
                 break
+        report.published += [alert for alert, _ in delivered]
+        self._record(delivered, report)
+        unpublished = []
         for entry_id, reason in failures.items():
             alert = batch[int(entry_id)].alert
             report.failed.append(FailedAlert(alert, reason))
-            self._release(alert, reason, report)
+            unpublished.append(alert)
+        self._release(unpublished, report)
 
-    def _delivered(self, alert: Alert, message_id: str, report: DeliveryReport) -> None:
-        report.published.append(alert)
-        if self.ledger is not None:
-            ledger = self.ledger
-            try:
-                self._with_ledger_retries(lambda: ledger.delivered(alert, message_id))
-            except Exception as error:  # published all the same: report it, do not fail
-                report.unrecorded.append(FailedAlert(alert, _describe(error)))
+    def _record(self, delivered: list[tuple[Alert, str]], report: DeliveryReport) -> None:
+        if self.ledger is None or not delivered:
+            return
+        ledger = self.ledger
+        try:
+            self._with_ledger_retries(lambda: ledger.delivered(delivered))
+        except Exception as error:  # published all the same: report it, do not fail
+            report.unrecorded += [FailedAlert(alert, _describe(error)) for alert, _ in delivered]
 
     def _with_ledger_retries(self, call: Callable[[], _T]) -> _T:
         """`call()`, tried again beyond botocore's retries, which stop once the client's retry
@@ -204,12 +247,18 @@ class SnsPublisher:
         """Wait before try `attempt + 1`: the backoff, doubled each time."""
         self._sleep(self._backoff_seconds * 2 ** (attempt - 1))
 
-    def _release(self, alert: Alert, reason: str, report: DeliveryReport) -> None:
-        if self.ledger is not None:
-            try:
-                self.ledger.release(alert, RuntimeError(reason))
-            except Exception as error:  # the claim then expires with the invocation's deadline
-                report.unrecorded.append(FailedAlert(alert, _describe(error)))
+    def _release(self, alerts: list[Alert], report: DeliveryReport) -> None:
+        if self.ledger is None or not alerts:
+            return
+        try:
+            self.ledger.release(alerts)
+        except Exception as error:  # the claims then expire with the invocation's deadline
+            report.unrecorded += [FailedAlert(alert, _describe(error)) for alert in alerts]
+
+
+def _reserve_millis(slowest_round: float) -> float:
+    """The time a round of claims must leave: twice the slowest so far, and a floor."""
+    return max(RESERVE_MILLIS, 2 * slowest_round * 1000)
 
 
 def _chunks(alerts: Iterable[Alert], size: int) -> Iterator[list[Alert]]:

@@ -6,6 +6,7 @@ Values are attacker-controlled, so each becomes one clean line without credentia
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC
 
 from trailhound.alerts.model import Alert
@@ -20,7 +21,11 @@ RESOURCES_SHOWN = 3
 UNKNOWN = "unknown"
 
 
-def labelled_facts(alert: Alert) -> list[tuple[str, str]]:
+Facts = list[tuple[str, str]]
+"""Labels and values, each value one safe line."""
+
+
+def labelled_facts(alert: Alert) -> Facts:
     """The labelled facts in reading order; a fact that is unknown is left out."""
     who, what, where = alert.who, alert.what, alert.where
     facts: list[tuple[str, str | None]] = [
@@ -47,6 +52,7 @@ def safe_line(text: str | None) -> str:
     return redact_text(one_line(text))
 
 
+@functools.lru_cache(maxsize=512)
 def safe_block(text: str) -> str:
     """Like `safe_line`, but keeps line breaks and indentation, for markdown such as runbooks."""
     lines = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger, Metrics, Tracer, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
-from trailhound.delivery.publisher import DeliveryReport, FailedAlert
+from trailhound.delivery.publisher import OUT_OF_TIME, DeliveryReport, FailedAlert
 from trailhound.pipeline.detection import DetectionSummary
 from trailhound.pipeline.subscription import SubscriptionBatch
 
@@ -83,9 +83,18 @@ def report_delivery(report: DeliveryReport) -> None:
     """Count what delivery did and log every alert that did not go out as it should."""
     count("AlertsPublished", len(report.published))
     count("AlertsAlreadyDelivered", len(report.already_delivered))
-    count("PublishFailures", len(report.failed))
+    count("PublishFailures", len(report.failed) - report.deferred)
+    count("AlertsDeferred", report.deferred)
+    if report.deferred:
+        logger.warning(
+            "the invocation's time ran short: alerts left for Lambda's retry, which publishes "
+            "only what this invocation did not",
+            alerts=report.deferred,
+            published=len(report.published),
+        )
     for failure in report.failed:
-        logger.error("alert not published", extra=_keys(failure))
+        if failure.reason != OUT_OF_TIME:
+            logger.error("alert not published", extra=_keys(failure))
     for failure in report.unrecorded:
         logger.warning(
             "alert published but not recorded as delivered; a redelivery may repeat it",
