@@ -63,7 +63,10 @@ from tests.support.aws_answers import AwsAnswers
 answers = AwsAnswers()
 boto3.setup_default_session()
 answers.install(boto3.DEFAULT_SESSION.events)
-from trailhound.lambda_function import handler
+try:
+    from trailhound.lambda_function import handler
+except ImportError:  # a checkout from before the lambda_function package (--baseline)
+    from trailhound import handler
 
 @dataclass
 class Context:
@@ -142,8 +145,13 @@ def floor(paths: list[Path], passes: int) -> float:
     return statistics.median(times)
 
 
-def run_child(paths: list[Path], passes: int, env: dict[str, str]) -> dict[str, Any]:
+def run_child(
+    paths: list[Path], passes: int, env: dict[str, str], source: Path | None = None
+) -> dict[str, Any]:
+    """The CHILD's figures; `source`: another checkout's `functions/` to run instead."""
     command = [sys.executable, "-c", CHILD, str(passes), *map(str, paths)]
+    if source is not None:
+        env = {**env, "PYTHONPATH": os.pathsep.join([str(source), str(ROOT)])}
     done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"the handler failed:\n{done.stderr[-3000:]}")
@@ -196,6 +204,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=ROOT / "tests" / "data" / "corpus")
     parser.add_argument("--passes", type=int, default=5)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="the functions/ folder of another checkout, whose cost per alert is measured too",
+    )
     args = parser.parse_args()
 
     records = corpus_records(args.corpus)
@@ -219,6 +232,17 @@ def main() -> int:
         }
         results = {name: run_child(paths, args.passes, env) for name, (paths, _) in sets.items()}
         floors = {name: floor(paths, args.passes) for name, (paths, _) in sets.items()}
+        baseline = {}
+        if args.baseline is not None:
+            quiet_paths, corpus_paths = (paths for paths, _ in list(sets.values())[:2])
+            source = args.baseline.resolve()
+            # In turns, so that a slow spell of the machine weighs on both alike.
+            baseline = {
+                "quiet": run_child(quiet_paths, args.passes, env, source),
+                "now quiet": run_child(quiet_paths, args.passes, env),
+                "corpus": run_child(corpus_paths, args.passes, env, source),
+                "now corpus": run_child(corpus_paths, args.passes, env),
+            }
 
     quiet_name, _, worst_name = sets
     per_quiet_event = results[quiet_name]["warm"] / sets[quiet_name][1]
@@ -260,6 +284,19 @@ def main() -> int:
             ],
         )
     )
+    if baseline:
+        quiet_events, corpus_events = (events for _, events in list(sets.values())[:2])
+
+        def per_alert(quiet: dict[str, Any], corpus: dict[str, Any]) -> float:
+            rest = corpus["warm"] - corpus_events * quiet["warm"] / quiet_events
+            return float(rest / corpus["alerts"] * 1e3)
+
+        before = per_alert(baseline["quiet"], baseline["corpus"])
+        now = per_alert(baseline["now quiet"], baseline["now corpus"])
+        print(
+            f"\nms per alert on the corpus, measured in turns: {args.baseline}: {before:.2f}, "
+            f"this checkout: {now:.2f} ({now / before:.2f}×)"
+        )
     print("\ncalls answered per set:")
     for name, result in results.items():
         print(f"  {name}: {result['calls']}")
