@@ -32,7 +32,7 @@ def figures() -> dict[str, dict[str, Any]]:
         "-m",
         "tests.robustness.fault_injection",
         "--alerts",
-        "150",
+        "300",
         "--seed",
         "7",
         "--json",

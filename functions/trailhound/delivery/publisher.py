@@ -19,7 +19,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, TypeVar
 
 from trailhound.alerts.model import Alert
-from trailhound.delivery.ledger import AlertLedger, Claim, ledger_key
+from trailhound.delivery.ledger import WRITES_PER_CALL, AlertLedger, Claim, ledger_key
 from trailhound.delivery.notifications import SNS_MAX_BYTES, Notification, build_notification
 from trailhound.errors import TrailhoundError
 
@@ -134,11 +134,17 @@ class SnsPublisher:
                     fresh.append(alert)
                 seen.add(key)
             claimed = self._claim(fresh, remaining_millis, report)
+            # Recorded 25 at a time (BatchWriteItem's most), as soon as that many went out.
+            unrecorded: list[tuple[Alert, str]] = []
             for group in _chunks(claimed, PUBLISH_BATCH_MAX):
                 notifications = [build_notification(alert) for alert in group]
                 report.shortened += sum(notification.shortened for notification in notifications)
                 for batch in _packed(notifications):
-                    self._publish_batch(batch, report)
+                    unrecorded += self._publish_batch(batch, report)
+                    if len(unrecorded) >= WRITES_PER_CALL:
+                        self._record(unrecorded[:WRITES_PER_CALL], report)
+                        del unrecorded[:WRITES_PER_CALL]
+            self._record(unrecorded, report)
             slowest = max(slowest, time.monotonic() - started)
         if report.failed:
             raise DeliveryError(report)
@@ -175,9 +181,12 @@ class SnsPublisher:
                 report.failed.append(FailedAlert(alert, IN_PROGRESS_ELSEWHERE))
         return claimed
 
-    def _publish_batch(self, batch: list[Notification], report: DeliveryReport) -> None:
+    def _publish_batch(
+        self, batch: list[Notification], report: DeliveryReport
+    ) -> list[tuple[Alert, str]]:
         """One PublishBatch call, retrying the entries SNS failed that are worth retrying; the
-        ledger records what went out and releases what did not."""
+        ledger releases what did not go out. What did, with its message ids, is returned for
+        the ledger to record."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         pending = {str(index): notification for index, notification in enumerate(batch)}
@@ -215,13 +224,13 @@ class SnsPublisher:
             if not pending:
                 break
         report.published += [alert for alert, _ in delivered]
-        self._record(delivered, report)
         unpublished = []
         for entry_id, reason in failures.items():
             alert = batch[int(entry_id)].alert
             report.failed.append(FailedAlert(alert, reason))
             unpublished.append(alert)
         self._release(unpublished, report)
+        return delivered
 
     def _record(self, delivered: list[tuple[Alert, str]], report: DeliveryReport) -> None:
         if self.ledger is None or not delivered:
