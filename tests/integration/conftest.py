@@ -21,6 +21,7 @@ from tests.support.lambda_stack import (
     AlertStack,
     AwsClients,
     Invoke,
+    InvokeWith,
     LambdaContext,
 )
 
@@ -110,14 +111,24 @@ class CurrentStdout:
 
 
 @pytest.fixture
-def invoke(lambda_env: None, monkeypatch: pytest.MonkeyPatch) -> Invoke:
-    """Call the handler in-process, as Lambda would, with its logs going to `capsys`."""
+def invoke_with(lambda_env: None, monkeypatch: pytest.MonkeyPatch) -> InvokeWith:
+    """Call the handler in-process with a context of the test's, its logs going to `capsys`."""
     from trailhound.lambda_function import handler
 
     # The logger keeps the stream it was made with, which outlives the capture it came from.
     monkeypatch.setattr(handler.logger.registered_handler, "stream", CurrentStdout())
 
+    def call(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return handler.lambda_handler(event, context)
+
+    return call
+
+
+@pytest.fixture
+def invoke(invoke_with: InvokeWith) -> Invoke:
+    """Call the handler in-process, as Lambda would, with its logs going to `capsys`."""
+
     def call(event: dict[str, Any]) -> dict[str, Any]:
-        return handler.lambda_handler(event, LambdaContext())
+        return invoke_with(event, LambdaContext())
 
     return call

@@ -34,6 +34,7 @@ TEST_RULES = (
 )
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
+InvokeWith = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def function_environment(**variables: str) -> dict[str, str]:
@@ -111,7 +112,7 @@ class AlertStack:
                 )
 
     def published(self) -> list[dict[str, str]]:
-        """Every message SNS accepted, whole: the `default`, `email` and `https` versions.
+        """Every message SNS accepted, whole: the `default` (e-mail) and `https` versions.
 
         An HTTPS subscriber (AWS Chatbot) gets the `https` version; moto delivers it by a
         network request, so it is read from moto's record of the topic instead.
