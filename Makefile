@@ -111,7 +111,7 @@ bench: ## the benchmarks, with the repeat counts the published figures use; upda
 	mkdir -p .bench
 	$(BIN)/python -m bench.throughput --repeat 30 > .bench/throughput.md && cat .bench/throughput.md
 	$(BIN)/python -m bench.comparison --repeat 10 > .bench/comparison.md && cat .bench/comparison.md
-	$(BIN)/python -m bench.cold_start --runs 31 > .bench/cold_start.md && cat .bench/cold_start.md
+	$(BIN)/python -m bench.cold_start --runs 31 --package > .bench/cold_start.md && cat .bench/cold_start.md
 	$(BIN)/python -m bench.memory > .bench/memory.md && cat .bench/memory.md
 	$(BIN)/python -m tools.docs.performance .bench/*.md
 

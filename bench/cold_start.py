@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -98,12 +99,56 @@ def import_time_by_package(command: list[str], env: dict[str, str]) -> list[tupl
     return sorted(totals.items(), key=lambda item: -item[1])
 
 
+def lambda_package(scratch: Path) -> tuple[Path, Path]:
+    """The Lambda package for this machine, twice: without bytecode, as `sam build` copies it,
+    and compiled as `make build` leaves it (unchecked-hash .pyc files)."""
+    bare = scratch / "package"
+    requirements = str(ROOT / "functions" / "requirements.txt")
+    install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile"]
+    done = subprocess.run(
+        [*install, "--target", str(bare), "-r", requirements], capture_output=True, text=True
+    )
+    if done.returncode:
+        raise SystemExit(f"pip could not install the package's requirements:\n{done.stderr}")
+    shutil.copytree(
+        ROOT / "functions" / "trailhound",
+        bare / "trailhound",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    for cache in list(bare.rglob("__pycache__")):
+        shutil.rmtree(cache)
+    compiled = scratch / "package-compiled"
+    shutil.copytree(bare, compiled)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            str(compiled),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return bare, compiled
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--rules", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured runs of each first")
     parser.add_argument("--sigma", type=Path, default=ROOT / "packs" / "sigmahq")
+    parser.add_argument(
+        "--package",
+        action="store_true",
+        help="also time the whole cold start from a package as Lambda gets it, with and without "
+        "its bytecode (installs the package's requirements into a scratch folder with pip)",
+    )
     args = parser.parse_args()
 
     python = sys.executable
@@ -156,14 +201,35 @@ def main() -> int:
             "the same, then the settings and the SNS and DynamoDB clients (the whole "
             "`runtime_for`)": [python, "-c", WHOLE_COLD_START],
         }
+        extra: dict[str, dict[str, str]] = {}
+        if args.package:
+            bare, compiled = lambda_package(Path(scratch))
+            # Lambda's code folder is read-only: nothing compiled at a cold start is kept.
+            for label, folder_of_code in (
+                (
+                    "the whole cold start from a package without bytecode (as sam build makes it)",
+                    bare,
+                ),
+                (
+                    "the whole cold start from the package with its bytecode (as make build "
+                    "makes it)",
+                    compiled,
+                ),
+            ):
+                commands[label] = [python, "-c", WHOLE_COLD_START]
+                extra[label] = {
+                    "PYTHONPATH": str(folder_of_code),
+                    "LAMBDA_TASK_ROOT": str(folder_of_code),
+                    "PYTHONDONTWRITEBYTECODE": "1",
+                }
         times: dict[str, list[float]] = {label: [] for label in commands}
         inside: dict[str, list[dict[str, float]]] = {label: [] for label in commands}
         for _ in range(args.warmup):
-            for command in commands.values():
-                run(command, env)
+            for label, command in commands.items():
+                run(command, {**env, **extra.get(label, {})})
         for _ in range(args.runs):
             for label, command in commands.items():
-                elapsed, output = run(command, env)
+                elapsed, output = run(command, {**env, **extra.get(label, {})})
                 times[label].append(elapsed)
                 if command[2] is LOAD_RULES:
                     inside[label].append(json.loads(output))

@@ -3,7 +3,8 @@
 Lambda cannot tell until an invocation that a package carries native libraries for the wrong
 CPU or Python (a builder that found no arm64 wheel falls back to the build machine's), nor that
 the rules are not where RULES_PATHS says. This looks: every shared library is an ELF file for
-the function's architecture and runtime, boto3 comes with any packaged botocore, the rule
+the function's architecture and runtime, every module has bytecode for the runtime (else each
+cold start compiles what it imports), boto3 comes with any packaged botocore, the rule
 folders RULES_PATHS names (/opt is the layers' content) load the same rules as the
 repository's, and every rule bundle RULES_BUNDLES names is current, one of them for RULES_PATHS
 (else every cold start would parse the rule files).
@@ -67,10 +68,33 @@ def _check_function(name: str, function: dict[str, Any]) -> list[str]:
         if "cpython-" in library.name and runtime_tag not in library.name:
             problems.append(f"{where}: built for another Python than {function['Runtime']}")
     print(f"{name}: {len(libraries)} native libraries checked for {architecture}, {runtime_tag}")
+    sources = [path for path in code.rglob("*.py") if "__pycache__" not in path.parts]
+    uncompiled = [path for path in sources if not _compiled(path, runtime_tag)]
+    for path in uncompiled[:5]:
+        problems.append(
+            f"{name}: {path.relative_to(code)} has no unchecked-hash {runtime_tag} bytecode"
+        )
+    if len(uncompiled) > 5:
+        problems.append(f"{name}: {len(uncompiled) - 5} more modules without bytecode")
+    print(f"{name}: {len(sources) - len(uncompiled)} of {len(sources)} modules compiled")
     # A packaged botocore shadows the runtime's; the runtime's boto3 may not work with it.
     if (code / "botocore").is_dir() and not (code / "boto3").is_dir():
         problems.append(f"{name}: botocore is in the package without boto3")
     return problems
+
+
+def _compiled(source: Path, runtime_tag: str) -> bool:
+    """Whether the module has bytecode for the runtime that the interpreter takes unchecked.
+
+    A .pyc header's second word holds its flags: bit 0 hash-based, bit 1 check the source
+    (PEP 552); hash-based and unchecked is `0b01`.
+    """
+    cached = source.parent / "__pycache__" / f"{source.stem}.{runtime_tag}.pyc"
+    try:
+        header = cached.read_bytes()[:16]
+    except OSError:
+        return False
+    return len(header) == 16 and int.from_bytes(header[4:8], "little") == 0b01
 
 
 def _elf_machine(library: Path) -> int | None:
