@@ -109,6 +109,7 @@ check-template: ## cfn-lint, sam validate --lint and checkov on template.yaml
 # tables replace theirs on the page. comparison needs make install-bench for DuckDB.
 bench: ## the benchmarks, with the repeat counts the published figures use; updates docs/performance.md
 	mkdir -p .bench
+	$(BIN)/python -m bench.handler --passes 5 > .bench/handler.md && cat .bench/handler.md
 	$(BIN)/python -m bench.throughput --repeat 30 > .bench/throughput.md && cat .bench/throughput.md
 	$(BIN)/python -m bench.comparison --repeat 10 > .bench/comparison.md && cat .bench/comparison.md
 	$(BIN)/python -m bench.cold_start --runs 31 --package > .bench/cold_start.md && cat .bench/cold_start.md
