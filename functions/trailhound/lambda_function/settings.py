@@ -31,8 +31,8 @@ class Settings(BaseModel):
     alert_topic_arn: str = Field(description="The SNS topic alerts go to: a standard topic's ARN.")
     idempotency_table: str = Field(
         min_length=3,
-        description="DynamoDB table of delivered alerts (powertools idempotency): partition key "
-        "`id` (string), TTL attribute `expiration`.",
+        description="DynamoDB table of delivered alerts, in the records powertools' idempotency "
+        "utility writes: partition key `id` (string), TTL attribute `expiration`.",
     )
     idempotency_ttl_seconds: int = Field(
         default=DEFAULT_TTL_SECONDS,
