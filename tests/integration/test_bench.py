@@ -105,3 +105,15 @@ def test_throughput_variants_watch_calls_that_change_something(
         assert requirement is not None, compiled.rule_id
         if requirement.field == "eventName":
             assert {value.lower() for value in requirement.values} <= write_calls
+
+
+def test_the_handler_bench_drives_lambda_handler_on_each_set_and_the_worst_case() -> None:
+    output = bench(
+        "handler.py",
+        f"--corpus={REPO / 'tests' / 'data' / 'corpus'}",
+        "--passes=1",
+        "--invocation-bytes=20000",
+    )
+    assert "<!-- bench:handler -->" in output and "<!-- bench:worst-case -->" in output
+    assert "quiet: corpus events that match no rule" in output
+    assert "sns.PublishBatch" in output and "dynamodb.TransactWriteItems" in output
