@@ -37,6 +37,8 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HTTPHeaders
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from moto.server import ThreadedMotoServer
 
+from tests.support.lambda_stack import LambdaContext
+
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "events" / "cloudtrail"
 REGION = "us-east-1"
@@ -135,20 +137,6 @@ def _forward(request: AWSPreparedRequest) -> None:
     )
     with contextlib.suppress(Exception), urllib.request.urlopen(forwarded, timeout=10):
         pass
-
-
-@dataclass(frozen=True)
-class LambdaContext:
-    """What powertools reads of Lambda's context, with the template's 120 s timeout."""
-
-    function_name: str = "trailhound-alerts"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 1769
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:trailhound"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 120_000
 
 
 @dataclass
